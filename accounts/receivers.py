@@ -1,0 +1,14 @@
+"""Signal receivers: each hands over to a service and does nothing else."""
+
+from __future__ import annotations
+
+from django.contrib.auth.signals import user_logged_in
+from django.dispatch import receiver
+
+from sessions_ctx.services.authentication import session_record_authentication
+
+
+@receiver(user_logged_in, dispatch_uid="accounts.record_authentication")
+def record_authentication_on_login(sender, request, user, **kwargs) -> None:
+    if request is not None and hasattr(request, "session"):
+        session_record_authentication(request=request, user_id=str(user.pk))

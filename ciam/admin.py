@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.http import HttpRequest
+from django.utils.translation import gettext as _
+from oauth2_provider.admin import ApplicationAdmin as DOTApplicationAdmin
+from oauth2_provider.models import get_application_model
+
+from .models import AuthorizationContext, SigningKey
+
+Application = get_application_model()
+
+admin.site.site_header = _("Identity provider administration")
+admin.site.site_title = _("Identity provider")
+
+if admin.site.is_registered(Application):
+    admin.site.unregister(Application)
+
+
+@admin.register(Application)
+class ApplicationAdmin(DOTApplicationAdmin):
+    list_display = (
+        "name",
+        "client_id",
+        "client_type",
+        "authorization_grant_type",
+        "skip_authorization",
+        "algorithm",
+    )
+    search_fields = ("name", "client_id")
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        raw_secret = form.cleaned_data.get("client_secret", "")
+        new_secret = raw_secret and not raw_secret.startswith("ciam_hmac_sha256$")
+        super().save_model(request, obj, form, change)
+        if new_secret and obj.client_type == Application.CLIENT_CONFIDENTIAL:
+            messages.warning(
+                request,
+                _(
+                    "Client secret for %(client)s: %(secret)s. Copy it now: it is stored hashed "
+                    "and will not be shown again."
+                )
+                % {"client": obj.client_id, "secret": raw_secret},
+            )
+
+
+@admin.register(SigningKey)
+class SigningKeyAdmin(admin.ModelAdmin):
+    list_display = ("kid", "algorithm", "created", "active_from", "retired_at")
+    readonly_fields = ("kid", "algorithm", "created", "active_from", "retired_at")
+    exclude = ("private_pem",)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+
+@admin.register(AuthorizationContext)
+class AuthorizationContextAdmin(admin.ModelAdmin):
+    list_display = ("application", "user", "created", "redeemed_at", "acr")
+    list_select_related = ("application", "user")
+    readonly_fields = [field.name for field in AuthorizationContext._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False

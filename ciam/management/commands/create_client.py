@@ -1,0 +1,67 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from ciam.services.clients import client_register
+
+
+class Command(BaseCommand):
+    help = (
+        "Register a relying party. --type web: confidential web app (secret, PKCE optional); "
+        "spa: public browser or native app (no secret, PKCE S256 required); "
+        "service: machine client (client_credentials). The secret is printed once."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--name", required=True)
+        parser.add_argument("--type", choices=["web", "spa", "service"], default="web")
+        parser.add_argument(
+            "--redirect-uri",
+            action="append",
+            default=[],
+            dest="redirect_uris",
+            help="Exact redirect URI (repeat for several).",
+        )
+        parser.add_argument(
+            "--post-logout-redirect-uri",
+            action="append",
+            default=[],
+            dest="post_logout_redirect_uris",
+        )
+        parser.add_argument(
+            "--first-party",
+            action="store_true",
+            help="Your own application: users are not asked for consent.",
+        )
+        parser.add_argument("--algorithm", choices=["RS256", "ES256"], default="RS256")
+        parser.add_argument("--client-id", help="Choose the client_id instead of a random one.")
+        parser.add_argument(
+            "--client-secret", help="Choose the secret (at least 32 characters) instead."
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        secret = options["client_secret"]
+        if secret is not None and len(secret) < 32:
+            raise CommandError("A client secret must have at least 32 characters.")
+        if options["type"] != "service" and not options["redirect_uris"]:
+            raise CommandError("Give at least one --redirect-uri.")
+        try:
+            client = client_register(
+                name=options["name"],
+                kind=options["type"],
+                redirect_uris=options["redirect_uris"],
+                post_logout_redirect_uris=options["post_logout_redirect_uris"],
+                first_party=options["first_party"],
+                algorithm=options["algorithm"],
+                client_id=options["client_id"],
+                client_secret=secret,
+            )
+        except ValidationError as error:
+            raise CommandError("; ".join(error.messages)) from error
+        self.stdout.write(f"client_id: {client.client_id}")
+        if client.client_secret:
+            self.stdout.write(f"client_secret: {client.client_secret}")
+            self.stdout.write("Keep the secret now: it is stored hashed and not shown again.")

@@ -1,0 +1,312 @@
+"""OpenID Connect glue: django-oauth-toolkit's validator, extended where it falls short.
+
+What this adds to DOT (each is covered by tests/oidc):
+- PKCE required for public clients only; a verifier without a stored challenge is refused.
+- A redeemed code remembers its tokens: replaying it revokes every token it produced.
+- ID tokens carry the real auth_time, sid, acr, amr and azp of the authorization, also when
+  refreshed, and are signed with the rotating keys of ciam/keys.py (RS256 or ES256).
+- Claims come from one function, ciam/claims.py, honouring the ``claims`` request parameter.
+- prompt=none is decided by the interaction pipeline (ciam/interaction.py), not here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from datetime import timedelta
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.utils import timezone
+from jwcrypto import jws, jwt
+from jwcrypto.common import JWException
+from oauth2_provider.models import (
+    AbstractApplication,
+    get_access_token_model,
+    get_grant_model,
+    get_id_token_model,
+    get_refresh_token_model,
+)
+from oauth2_provider.oauth2_validators import OAuth2Validator
+from oauth2_provider.settings import oauth2_settings
+
+from .claims import CLAIMS_SUPPORTED, ClaimSource, user_claims
+from .keys import active_signing_key, keyring
+from .models import AuthorizationContext
+
+AccessToken = get_access_token_model()
+Grant = get_grant_model()
+IDToken = get_id_token_model()
+RefreshToken = get_refresh_token_model()
+
+
+def code_hash(code: str) -> str:
+    return hashlib.sha256(code.encode()).hexdigest()
+
+
+def claim_source_for(user: Any) -> ClaimSource:
+    """Load what the claims function needs about ``user`` (profile, verified email)."""
+    from allauth.account.models import EmailAddress
+
+    profile = getattr(user, "profile", None)  # None when the user has no profile row yet
+    verified = EmailAddress.objects.filter(
+        user_id=user.pk, email__iexact=user.email, verified=True
+    ).exists()
+    return ClaimSource(sub=str(user.pk), email=user.email, email_verified=verified, profile=profile)
+
+
+class CIAMValidator(OAuth2Validator):
+    # DOT drops claims missing from this table; ours come from ciam/claims.py instead.
+    oidc_claim_scope = None
+
+    # --- client authentication and PKCE -------------------------------------------------
+
+    def is_pkce_required(self, client_id: str, request: Any) -> bool:
+        """RFC 9700 2.1.1: PKCE for public clients; optional for confidential ones."""
+        client = self._load_application(client_id, request)
+        return client is None or client.client_type == AbstractApplication.CLIENT_PUBLIC
+
+    def validate_code(self, client_id, code, client, request, *args, **kwargs) -> bool:
+        grant = Grant.objects.select_related("user").filter(code=code, application=client).first()
+        if grant is None:
+            self._revoke_tokens_of_replayed_code(code, client)
+            return False
+        if grant.is_expired():
+            return False
+        if not grant.code_challenge and getattr(request, "code_verifier", None):
+            # RFC 9700 2.1.1: a verifier for a code issued without a challenge is a downgrade.
+            return False
+        request.ciam_grant = grant
+        request.scopes = grant.scope.split(" ")
+        request.user = grant.user
+        if grant.nonce:
+            request.nonce = grant.nonce
+        if grant.claims:
+            request.claims = json.loads(grant.claims)
+        request.ciam_context = AuthorizationContext.objects.filter(
+            code_hash=code_hash(code)
+        ).first()
+        return True
+
+    def get_code_challenge(self, code, request):
+        grant = getattr(request, "ciam_grant", None)
+        if grant is not None and grant.code == code:
+            return grant.code_challenge or None
+        return super().get_code_challenge(code, request)
+
+    def get_code_challenge_method(self, code, request):
+        grant = getattr(request, "ciam_grant", None)
+        if grant is not None and grant.code == code:
+            return grant.code_challenge_method or None
+        return super().get_code_challenge_method(code, request)
+
+    def get_authorization_code_nonce(self, client_id, code, redirect_uri, request):
+        grant = getattr(request, "ciam_grant", None)
+        if grant is not None and grant.code == code:
+            return grant.nonce or None
+        return super().get_authorization_code_nonce(client_id, code, redirect_uri, request)
+
+    def confirm_redirect_uri(self, client_id, code, redirect_uri, client, *args, **kwargs):
+        grant = getattr(kwargs.get("request"), "ciam_grant", None)
+        if grant is not None and grant.code == code:
+            return grant.redirect_uri_allowed(redirect_uri)
+        return super().confirm_redirect_uri(client_id, code, redirect_uri, client, *args, **kwargs)
+
+    def _revoke_tokens_of_replayed_code(self, code: str, client: Any) -> None:
+        """RFC 6749 4.1.2: a code used twice revokes the tokens issued from it."""
+        context = AuthorizationContext.objects.filter(
+            code_hash=code_hash(code), application=client, redeemed_at__isnull=False
+        ).first()
+        if context is not None and context.token_family:
+            RefreshToken.revoke_family(context.token_family)
+
+    # --- prompt=none and id_token_hint are decided by the interaction pipeline ------------
+
+    def validate_silent_login(self, request: Any) -> bool:
+        return True
+
+    def validate_silent_authorization(self, request: Any) -> bool:
+        return True
+
+    def validate_user_match(self, id_token_hint, scopes, claims, request) -> bool:
+        return True
+
+    # --- storing codes and tokens ---------------------------------------------------------
+
+    def _create_authorization_code(self, request, code, expires=None):
+        grant = super()._create_authorization_code(request, code, expires)
+        auth = getattr(request, "ciam_auth", None) or {}
+        AuthorizationContext.objects.create(
+            application=request.client,
+            user=request.user,
+            code_hash=code_hash(code["code"]),
+            sid=auth.get("sid", ""),
+            auth_time=int(auth.get("auth_time") or timezone.now().timestamp()),
+            amr=auth.get("amr", []),
+            acr=auth.get("acr", ""),
+            claims=request.claims or {},
+            offline="offline_access" in (request.scopes or []),
+        )
+        return grant
+
+    def _create_access_token(self, expires, request, token, source_refresh_token=None):
+        id_token = getattr(request, "id_token", None)
+        if not isinstance(id_token, IDToken):
+            id_token = None
+        access_token = AccessToken(
+            user=request.user,
+            scope=token["scope"],
+            expires=expires,
+            id_token=id_token,
+            application=request.client,
+            source_refresh_token=source_refresh_token,
+            resource=getattr(request, "resource", []),
+        )
+        self._set_token_value(access_token, token["access_token"])
+        access_token.save()
+        return access_token
+
+    def _create_refresh_token(
+        self, request, refresh_token_code, access_token, previous_refresh_token
+    ):
+        refresh_token = super()._create_refresh_token(
+            request, refresh_token_code, access_token, previous_refresh_token
+        )
+        context = getattr(request, "ciam_context", None)
+        if context is not None and previous_refresh_token is None:
+            context.token_family = refresh_token.token_family
+            context.redeemed_at = timezone.now()
+            context.save(update_fields=["token_family", "redeemed_at"])
+        return refresh_token
+
+    def save_bearer_token(self, token, request, *args, **kwargs):
+        with transaction.atomic():
+            return super().save_bearer_token(token, request, *args, **kwargs)
+
+    # --- ID tokens and claims -------------------------------------------------------------
+
+    def _context_for(self, request: Any) -> AuthorizationContext | None:
+        context = getattr(request, "ciam_context", None)
+        if context is not None:
+            return context
+        refresh_token = getattr(request, "refresh_token_instance", None)
+        if refresh_token is not None and refresh_token.token_family:
+            context = AuthorizationContext.objects.filter(
+                token_family=refresh_token.token_family
+            ).first()
+            request.ciam_context = context
+        return context
+
+    def get_discovery_claims(self, request: Any) -> list[str]:
+        return list(CLAIMS_SUPPORTED)
+
+    def get_oidc_claims(self, token, token_handler, request):
+        context = self._context_for(request)
+        claims_request = context.claims if context is not None else getattr(request, "claims", None)
+        return user_claims(
+            claim_source_for(request.user),
+            scopes=request.scopes or [],
+            claims_request=claims_request,
+            member="id_token",
+        )
+
+    def get_id_token_dictionary(self, token, token_handler, request):
+        claims = self.get_oidc_claims(token, token_handler, request)
+        now = timezone.now()
+        expiration_time = now + timedelta(seconds=oauth2_settings.ID_TOKEN_EXPIRE_SECONDS)
+        context = self._context_for(request)
+        claims.update(
+            iss=self.get_oidc_issuer_endpoint(request),
+            exp=int(expiration_time.timestamp()),
+            jti=str(uuid.uuid4()),
+            azp=request.client_id or request.client.client_id,
+            # OIDC Core 2 / 12.2: the time of the original authentication, also on refresh.
+            auth_time=context.auth_time if context is not None else int(now.timestamp()),
+        )
+        if context is not None:
+            if context.sid:
+                claims["sid"] = context.sid
+            if context.acr:
+                claims["acr"] = context.acr
+            if context.amr:
+                claims["amr"] = list(context.amr)
+        return claims, expiration_time
+
+    def finalize_id_token(self, id_token, token, token_handler, request):
+        claims, expiration_time = self.get_id_token_dictionary(token, token_handler, request)
+        id_token.update(**claims)
+        if "nonce" not in id_token and getattr(request, "nonce", None):
+            id_token["nonce"] = request.nonce
+        key = active_signing_key(request.client.algorithm or AbstractApplication.RS256_ALGORITHM)
+        header = {"typ": "JWT", "alg": key.algorithm, "kid": key.kid}
+        signed = jwt.JWT(header=header, claims=json.dumps(id_token, default=str))
+        signed.make_signed_token(key.jwk)
+        request.id_token = self._save_id_token(id_token["jti"], request, expiration_time)
+        request.access_token = request.id_token
+        return signed.serialize()
+
+    def _load_id_token(self, token):
+        claims = verify_id_token(token)
+        if claims is None or "jti" not in claims:
+            return None
+        return IDToken.objects.filter(jti=claims["jti"]).first()
+
+    def get_userinfo_claims(self, request):
+        access_token = request.access_token
+        context = AuthorizationContext.objects.filter(
+            token_family__in=RefreshToken.objects.filter(access_token=access_token).values(
+                "token_family"
+            )[:1]
+        ).first()
+        return user_claims(
+            claim_source_for(request.user),
+            scopes=access_token.scopes.keys(),
+            claims_request=context.claims if context is not None else None,
+            member="userinfo",
+        )
+
+
+def verify_id_token(token: str, *, require_unexpired: bool = False) -> dict | None:
+    """Claims of an ID token this provider signed (any published key), else None.
+
+    Only RS256 and ES256 are accepted: ``none`` and HMAC tokens never verify. Expired
+    tokens verify unless ``require_unexpired`` (OIDC RP-Initiated Logout 2 accepts them as
+    id_token_hint).
+    """
+    if not isinstance(token, str) or len(token) > 16384:
+        return None
+    try:
+        parsed = jws.JWS()
+        parsed.deserialize(token)
+        header = parsed.jose_header
+    except (JWException, ValueError, TypeError):
+        return None
+    if not isinstance(header, dict) or header.get("alg") not in ("RS256", "ES256"):
+        return None
+    key = keyring().by_kid(str(header.get("kid", "")))
+    if key is None:
+        key = keyring(refresh=True).by_kid(str(header.get("kid", "")))
+    if key is None or key.algorithm != header.get("alg"):
+        return None
+    try:
+        verified = jwt.JWT(
+            jwt=token,
+            key=key.jwk,
+            algs=[key.algorithm],
+            check_claims=None if require_unexpired else False,
+            expected_type="JWS",
+        )
+        claims = json.loads(verified.claims)
+    except (JWException, ValueError, TypeError):
+        return None
+    if not isinstance(claims, dict) or claims.get("iss") != oauth2_settings.OIDC_ISS_ENDPOINT:
+        return None
+    return claims
+
+
+def user_for_sub(sub: Any) -> Any | None:
+    if not isinstance(sub, str) or not sub.isdigit():
+        return None
+    return get_user_model().objects.filter(pk=int(sub), is_active=True).first()

@@ -1,0 +1,12 @@
+"""Signal receivers: each hands over to a service."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .keys import signing_keys_ensure
+
+
+def ensure_signing_keys(sender: Any, using: str = "default", **kwargs: Any) -> None:
+    """After migrate: the provider has signing keys before it serves its first request."""
+    signing_keys_ensure()

@@ -1,0 +1,172 @@
+"""Authorization requests: validate once, run the interaction steps, issue the code."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from functools import lru_cache
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from django.http import HttpRequest
+from django.utils.translation import get_supported_language_variant
+from oauth2_provider.settings import oauth2_settings
+from oauthlib.oauth2 import FatalClientError, OAuth2Error
+
+from sessions_ctx.selectors import session_auth_state
+
+from ..interaction import PendingAuthorization, pending_new
+
+MAX_PARAMETER_LENGTH = 4096
+MAX_QUERY_LENGTH = 16384
+SUPPORTED_RESPONSE_MODES = ("query",)
+
+
+class AuthorizationFailed(Exception):
+    """The request cannot be answered at the client's redirect_uri: show an error page."""
+
+    def __init__(self, error: str, description: str = "", status: int = 400) -> None:
+        super().__init__(error)
+        self.error = error
+        self.description = description
+        self.status = status
+
+
+class AuthorizationDenied(Exception):
+    """The request ends with an error sent to the (validated) redirect_uri."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(url)
+        self.url = url
+
+
+@lru_cache(maxsize=1)
+def oauth_server() -> Any:
+    """One oauthlib server per process, built from DOT's settings."""
+    validator = oauth2_settings.OAUTH2_VALIDATOR_CLASS()
+    return oauth2_settings.OAUTH2_SERVER_CLASS(validator, **oauth2_settings.server_kwargs)
+
+
+def with_issuer(url: str) -> str:
+    """RFC 9207: every authorization response names its issuer."""
+    parts = urlsplit(url)
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "iss"]
+    query.append(("iss", oauth2_settings.OIDC_ISS_ENDPOINT))
+    return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+def error_redirect_url(
+    redirect_uri: str, error: str, description: str = "", state: str = ""
+) -> str:
+    parts = urlsplit(redirect_uri)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    query.append(("error", error))
+    if description:
+        query.append(("error_description", description))
+    if state:
+        query.append(("state", state))
+    return with_issuer(urlunsplit(parts._replace(query=urlencode(query))))
+
+
+def _oauthlib_error_url(error: OAuth2Error, state: str) -> str:
+    return error_redirect_url(
+        error.redirect_uri, error.error, error.description or "", state or error.state or ""
+    )
+
+
+def authorization_request_validate(*, params: list[tuple[str, str]]) -> PendingAuthorization:
+    """Validate an authorization request (from GET or POST) and keep it as pending.
+
+    Raises ``AuthorizationFailed`` when no trustworthy redirect_uri is known (unknown client,
+    unregistered redirect_uri: RFC 6749 4.1.2.1 forbids redirecting) and
+    ``AuthorizationDenied`` for every other error, which goes back to the client.
+    """
+    query = urlencode(params)
+    if len(query) > MAX_QUERY_LENGTH or any(len(v) > MAX_PARAMETER_LENGTH for _, v in params):
+        raise AuthorizationFailed("invalid_request", "The authorization request is too large.")
+    uri = f"{oauth2_settings.OIDC_ISS_ENDPOINT}/authorize?{query}"
+    try:
+        scopes, credentials = oauth_server().validate_authorization_request(
+            uri, http_method="GET", body="", headers={}
+        )
+    except FatalClientError as error:
+        raise AuthorizationFailed(error.error, error.description or "") from error
+    except OAuth2Error as error:
+        if not error.redirect_uri:
+            raise AuthorizationFailed(error.error, error.description or "") from error
+        raise AuthorizationDenied(_oauthlib_error_url(error, "")) from error
+
+    values = dict(params)
+    redirect_uri = credentials["redirect_uri"]
+    state = credentials.get("state") or ""
+
+    def deny(error: str, description: str) -> AuthorizationDenied:
+        return AuthorizationDenied(error_redirect_url(redirect_uri, error, description, state))
+
+    # OIDC Core 6: request objects are not supported, and discovery says so.
+    if "request" in values:
+        raise deny("request_not_supported", "Request objects are not supported.")
+    if "request_uri" in values:
+        raise deny("request_uri_not_supported", "request_uri is not supported.")
+    if values.get("code_challenge") and values.get("code_challenge_method") != "S256":
+        raise deny("invalid_request", "code_challenge_method must be S256.")
+    if values.get("response_mode", "query") not in SUPPORTED_RESPONSE_MODES:
+        raise deny("invalid_request", "Unsupported response_mode.")
+    max_age = values.get("max_age")
+    if max_age is not None and not max_age.isdigit():
+        raise deny("invalid_request", "max_age must be a non-negative integer.")
+
+    client = credentials["request"].client
+    # Keep the redirect_uri resolved by validation, so the code is bound to it.
+    if "redirect_uri" not in values:
+        params = [*params, ("redirect_uri", redirect_uri)]
+    return pending_new(
+        client_id=client.client_id,
+        client_name=client.name or client.client_id,
+        query=urlencode(params),
+        scopes=list(scopes),
+    )
+
+
+def authorization_issue_code(*, request: HttpRequest, pending: PendingAuthorization) -> str:
+    """Issue the code for ``pending`` to the signed-in user; return the redirect URL."""
+    state = session_auth_state(request)
+    credentials: dict[str, Any] = {
+        "user": request.user,
+        "ciam_auth": asdict(state) if state is not None else {},
+    }
+    uri = f"{oauth2_settings.OIDC_ISS_ENDPOINT}/authorize?{pending.query}"
+    try:
+        headers, _body, _status = oauth_server().create_authorization_response(
+            uri=uri,
+            http_method="GET",
+            body="",
+            headers={},
+            scopes=pending.scopes,
+            credentials=credentials,
+        )
+    except FatalClientError as error:
+        raise AuthorizationFailed(error.error, error.description or "") from error
+    except OAuth2Error as error:
+        raise AuthorizationDenied(
+            _oauthlib_error_url(error, pending.params.get("state", ""))
+        ) from error
+    return with_issuer(headers["Location"])
+
+
+def authorization_error_url(
+    pending: PendingAuthorization, error: str, description: str = ""
+) -> str:
+    """The redirect that ends ``pending`` with ``error`` (access_denied, login_required...)."""
+    return error_redirect_url(
+        pending.params["redirect_uri"], error, description, pending.params.get("state", "")
+    )
+
+
+def language_for_ui_locales(ui_locales: list[str]) -> str | None:
+    """The first of the requested ui_locales (OIDC Core 3.1.2.1) that the pages speak."""
+    for tag in ui_locales:
+        try:
+            return get_supported_language_variant(tag.lower()[:16])
+        except LookupError:
+            continue
+    return None

@@ -1,0 +1,68 @@
+"""Registering relying parties (OAuth clients)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from oauth2_provider.generators import generate_client_secret
+from oauth2_provider.models import AbstractApplication, get_application_model
+
+ClientKind = Literal["web", "spa", "service"]
+
+
+@dataclass(frozen=True)
+class RegisteredClient:
+    client_id: str
+    client_secret: str  # the only time it is known in clear; "" for public clients
+    application_id: int
+
+
+def client_register(
+    *,
+    name: str,
+    kind: ClientKind,
+    redirect_uris: list[str] | None = None,
+    post_logout_redirect_uris: list[str] | None = None,
+    first_party: bool = False,
+    algorithm: str = AbstractApplication.RS256_ALGORITHM,
+    client_id: str | None = None,
+    client_secret: str | None = None,
+) -> RegisteredClient:
+    """Register a confidential web app, a public SPA/native app or a machine client.
+
+    - web: authorization code (+ refresh), client_secret_basic/post, PKCE optional.
+    - spa: public, authorization code with PKCE S256 required, no secret.
+    - service: client_credentials only, no user.
+    The secret is returned once and stored as a keyed hash.
+    """
+    Application = get_application_model()
+    confidential = kind != "spa"
+    secret = (client_secret or generate_client_secret()) if confidential else ""
+    grant = (
+        AbstractApplication.GRANT_CLIENT_CREDENTIALS
+        if kind == "service"
+        else AbstractApplication.GRANT_AUTHORIZATION_CODE
+    )
+    application = Application(
+        name=name,
+        client_type=(
+            AbstractApplication.CLIENT_CONFIDENTIAL
+            if confidential
+            else AbstractApplication.CLIENT_PUBLIC
+        ),
+        authorization_grant_type=grant,
+        redirect_uris=" ".join(redirect_uris or []),
+        post_logout_redirect_uris=" ".join(post_logout_redirect_uris or []),
+        skip_authorization=first_party,
+        algorithm=algorithm if kind != "service" else AbstractApplication.NO_ALGORITHM,
+        client_secret=secret,
+        hash_client_secret=True,
+    )
+    if client_id:
+        application.client_id = client_id
+    application.full_clean()
+    application.save()
+    return RegisteredClient(
+        client_id=application.client_id, client_secret=secret, application_id=application.pk
+    )

@@ -1,0 +1,82 @@
+"""RFC 7662 token introspection."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from django.utils import timezone
+from oauth2_provider.models import get_access_token_model, get_refresh_token_model
+from oauth2_provider.settings import oauth2_settings
+
+INACTIVE: dict[str, Any] = {"active": False}
+
+
+def token_introspection(*, token: str, hint: str = "") -> dict[str, Any]:
+    """What an authenticated client may know about ``token``; ``{"active": false}`` alone
+    for anything unknown, expired or revoked (RFC 7662 2.2)."""
+    checksum = hashlib.sha256(token.encode("utf-8", errors="replace")).hexdigest()
+    order = (
+        ["refresh_token", "access_token"]
+        if hint == "refresh_token"
+        else [
+            "access_token",
+            "refresh_token",
+        ]
+    )
+    for kind in order:
+        data = _access(checksum) if kind == "access_token" else _refresh(checksum)
+        if data is not None:
+            return data
+    return dict(INACTIVE)
+
+
+def _common(instance: Any) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "active": True,
+        "scope": instance.scope if hasattr(instance, "scope") else "",
+        "client_id": instance.application.client_id if instance.application else None,
+        "iss": oauth2_settings.OIDC_ISS_ENDPOINT,
+        "iat": int(instance.created.timestamp()),
+    }
+    if instance.user_id is not None:
+        data["sub"] = str(instance.user_id)
+        data["username"] = instance.user.email
+    if instance.application is not None:
+        data["aud"] = instance.application.client_id
+    return data
+
+
+def _access(checksum: str) -> dict[str, Any] | None:
+    token = (
+        get_access_token_model()
+        .objects.select_related("application", "user")
+        .filter(token_checksum=checksum)
+        .first()
+    )
+    if token is None or token.is_expired():
+        return None
+    data = _common(token)
+    data.update(token_type="Bearer", exp=int(token.expires.timestamp()))  # noqa: S106
+    return data
+
+
+def _refresh(checksum: str) -> dict[str, Any] | None:
+    token = (
+        get_refresh_token_model()
+        .objects.select_related("application", "user", "access_token")
+        .filter(token_checksum=checksum, revoked__isnull=True)
+        .first()
+    )
+    if token is None or token.access_token is None:
+        return None
+    data = _common(token)
+    data["scope"] = token.access_token.scope
+    data["token_type"] = "refresh_token"  # noqa: S105
+    lifetime = oauth2_settings.REFRESH_TOKEN_EXPIRE_SECONDS
+    if lifetime:
+        expires = token.access_token.expires + timezone.timedelta(seconds=lifetime)
+        if expires <= timezone.now():
+            return None
+        data["exp"] = int(expires.timestamp())
+    return data

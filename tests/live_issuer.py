@@ -1,0 +1,23 @@
+"""pytest plugin (loaded with ``-p tests.live_issuer``, before Django's settings).
+
+The provider's issuer is part of every token, so the live test server must run at the
+issuer's address. Each test process picks a free loopback port and exports it as
+CIAM_ISSUER and as pytest-django's live server address before settings are imported.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+_port = _free_port()
+os.environ["CIAM_ISSUER"] = f"http://localhost:{_port}"
+os.environ["DJANGO_LIVE_TEST_SERVER_ADDRESS"] = f"localhost:{_port}"
+os.environ.setdefault("CIAM_VAR_DIR", os.path.join(os.getcwd(), "var", "test"))
