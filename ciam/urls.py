@@ -23,6 +23,7 @@ oidc_patterns = (
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("brand.css", views.brand_css, name="brand-css"),
     path("", include(oidc_patterns)),
     path("", include("consent.urls")),
     path("accounts/", include("accounts.urls")),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from functools import lru_cache
 from typing import Any
 
@@ -368,6 +369,24 @@ def end_session_confirm(request: HttpRequest) -> HttpResponse:
 @require_GET
 def logged_out(request: HttpRequest) -> HttpResponse:
     return render(request, "ciam/logged_out.html", {})
+
+
+@require_GET
+def brand_css(request: HttpRequest) -> HttpResponse:
+    """CSS custom properties from the CIAM_BRAND_* settings (no inline styles under CSP)."""
+    body, etag = _brand_css_bytes()
+    response = _cached_json(request, body, etag, 3600)
+    response["Content-Type"] = "text/css; charset=utf-8"
+    return response
+
+
+@lru_cache(maxsize=1)
+def _brand_css_bytes() -> tuple[bytes, str]:
+    color = settings.CIAM_BRAND_COLOR
+    if not re.fullmatch(r"#[0-9a-fA-F]{3,8}", color):
+        color = "#1f5fbf"
+    body = f":root {{ --brand-color: {color}; }}\n".encode()
+    return body, '"' + hashlib.sha256(body).hexdigest()[:16] + '"'
 
 
 @require_GET
