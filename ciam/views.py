@@ -7,6 +7,7 @@ import json
 import re
 from functools import lru_cache
 from typing import Any
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.http import (
@@ -125,6 +126,10 @@ def authorize(request: HttpRequest) -> HttpResponse:
         return error_page(request, failure.error, failure.description, failure.status)
     except AuthorizationDenied as denied:
         return ClientRedirect(denied.url)
+    if request.method == "POST":
+        # A cross-site form post carries no SameSite=Lax session cookie; answering it with a
+        # new session would sign the user out. Continue as a top-level GET, which carries it.
+        return HttpResponseRedirect(f"{reverse('oidc:authorize')}?{urlencode(params)}", status=303)
     response = _continue_authorization(request, pending)
     language = language_for_ui_locales(pending.ui_locales)
     if language:

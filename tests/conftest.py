@@ -14,6 +14,15 @@ from django.conf import settings
 from .factories import PASSWORD, UserFactory, make_client
 
 
+@pytest.fixture(autouse=True)
+def _fresh_cache() -> Iterator[None]:
+    """Each test starts with empty rate-limit counters (they live in the cache)."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+
+
 @pytest.fixture
 def issuer(live_server) -> str:
     """Base URL of the running provider; equals the ``iss`` of its tokens."""
