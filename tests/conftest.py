@@ -15,12 +15,11 @@ from .factories import PASSWORD, UserFactory, make_client
 
 
 @pytest.fixture(autouse=True)
-def _fresh_cache() -> Iterator[None]:
+def _fresh_cache() -> None:
     """Each test starts with empty rate-limit counters (they live in the cache)."""
     from django.core.cache import cache
 
     cache.clear()
-    yield
 
 
 @pytest.fixture
