@@ -19,6 +19,7 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
+from django.db.models import Exists, OuterRef, Subquery
 from django.utils import timezone
 from jwcrypto import jws, jwt
 from jwcrypto.common import JWException
@@ -46,15 +47,33 @@ def code_hash(code: str) -> str:
     return hashlib.sha256(code.encode()).hexdigest()
 
 
-def claim_source_for(user: Any) -> ClaimSource:
-    """Load what the claims function needs about ``user`` (profile, verified email)."""
+def _email_verified_subquery(user_ref: str) -> Exists:
+    from allauth.account.models import EmailAddress
+
+    return Exists(
+        EmailAddress.objects.filter(
+            user_id=OuterRef(f"{user_ref}id"),
+            email__iexact=OuterRef(f"{user_ref}email"),
+            verified=True,
+        )
+    )
+
+
+def claim_source_for(user: Any, *, email_verified: bool | None = None) -> ClaimSource:
+    """What the claims function needs about ``user`` (profile, verified email).
+
+    ``email_verified`` may come precomputed (UserInfo loads it with the token, in one query).
+    """
     from allauth.account.models import EmailAddress
 
     profile = getattr(user, "profile", None)  # None when the user has no profile row yet
-    verified = EmailAddress.objects.filter(
-        user_id=user.pk, email__iexact=user.email, verified=True
-    ).exists()
-    return ClaimSource(sub=str(user.pk), email=user.email, email_verified=verified, profile=profile)
+    if email_verified is None:
+        email_verified = EmailAddress.objects.filter(
+            user_id=user.pk, email__iexact=user.email, verified=True
+        ).exists()
+    return ClaimSource(
+        sub=str(user.pk), email=user.email, email_verified=email_verified, profile=profile
+    )
 
 
 class CIAMValidator(OAuth2Validator):
@@ -253,17 +272,34 @@ class CIAMValidator(OAuth2Validator):
             return None
         return IDToken.objects.filter(jti=claims["jti"]).first()
 
+    def _load_access_token(self, token):
+        """One query per bearer token: the token, its client, user, profile, whether the
+        email is verified and the ``claims`` request of its authorization (for UserInfo)."""
+        checksum = hashlib.sha256(token.encode("utf-8")).hexdigest()
+        claims_request = AuthorizationContext.objects.filter(
+            token_family=OuterRef("refresh_token__token_family")
+        ).values("claims")[:1]
+        return (
+            AccessToken.objects.select_related("application", "user", "user__profile")
+            .annotate(
+                ciam_claims=Subquery(claims_request),
+                ciam_email_verified=_email_verified_subquery("user__"),
+            )
+            .filter(token_checksum=checksum)
+            .first()
+        )
+
     def get_userinfo_claims(self, request):
         access_token = request.access_token
-        context = AuthorizationContext.objects.filter(
-            token_family__in=RefreshToken.objects.filter(access_token=access_token).values(
-                "token_family"
-            )[:1]
-        ).first()
+        claims_request = getattr(access_token, "ciam_claims", None)
+        if isinstance(claims_request, str):  # some backends return JSON as text
+            claims_request = json.loads(claims_request)
         return user_claims(
-            claim_source_for(request.user),
+            claim_source_for(
+                request.user, email_verified=getattr(access_token, "ciam_email_verified", None)
+            ),
             scopes=access_token.scopes.keys(),
-            claims_request=context.claims if context is not None else None,
+            claims_request=claims_request,
             member="userinfo",
         )
 

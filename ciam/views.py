@@ -15,6 +15,7 @@ from django.http import (
     HttpResponse,
     HttpResponseNotModified,
     HttpResponseRedirect,
+    JsonResponse,
 )
 from django.shortcuts import render
 from django.urls import reverse
@@ -212,7 +213,17 @@ class UserInfo(UserInfoView):
     """OIDC Core 5.3: GET and POST, Bearer token in the header or (POST) in the body."""
 
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        response = super().dispatch(request, *args, **kwargs)
+        if "access_token" in request.GET:
+            # RFC 9700 4.3.2: access tokens never travel in the query string.
+            response = JsonResponse(
+                {
+                    "error": "invalid_request",
+                    "error_description": "Send the access token in the Authorization header.",
+                },
+                status=400,
+            )
+        else:
+            response = super().dispatch(request, *args, **kwargs)
         response["Cache-Control"] = "no-store"
         return response
 
