@@ -20,4 +20,6 @@ def _free_port() -> int:
 _port = _free_port()
 os.environ["CIAM_ISSUER"] = f"http://localhost:{_port}"
 os.environ["DJANGO_LIVE_TEST_SERVER_ADDRESS"] = f"localhost:{_port}"
+# Tests serve static files from the source tree (no collectstatic manifest).
+os.environ["CIAM_STATIC_MANIFEST"] = "0"
 os.environ.setdefault("CIAM_VAR_DIR", os.path.join(os.getcwd(), "var", "test"))
