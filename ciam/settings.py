@@ -221,6 +221,10 @@ if not DEBUG and ISSUER_IS_HTTPS:
     SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=60 * 60 * 24 * 365)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
     SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+    if not SECURE_HSTS_PRELOAD:
+        # Joining the browsers' preload list is the operator's decision (it covers every
+        # subdomain and is slow to undo); the header is sent either way.
+        SILENCED_SYSTEM_CHECKS = ["security.W021"]
 
 SITE_ID = 1
 LOGIN_URL = "account_login"
@@ -274,6 +278,10 @@ OAUTH2_PROVIDER = {
     "REFRESH_TOKEN_REUSE_PROTECTION": True,
     "REFRESH_TOKEN_GRACE_PERIOD_SECONDS": 0,
     "CLIENT_SECRET_HASHER": "ciam_hmac_sha256",
+    # https only for a public (https) issuer; a local http issuer also allows http callbacks.
+    "ALLOWED_REDIRECT_URI_SCHEMES": env.list(
+        "CIAM_REDIRECT_URI_SCHEMES", default=["https"] if ISSUER_IS_HTTPS else ["http", "https"]
+    ),
     "CLEAR_EXPIRED_TOKENS_BATCH_SIZE": 500,
     "COMPLIANT_BCP_RFC9700_IMPLICIT_GRANT": True,
     "COMPLIANT_BCP_RFC9700_PASSWORD_GRANT": True,
