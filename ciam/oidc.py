@@ -32,6 +32,7 @@ from oauth2_provider.models import (
 )
 from oauth2_provider.oauth2_validators import OAuth2Validator
 from oauth2_provider.settings import oauth2_settings
+from oauthlib.oauth2.rfc6749.errors import InvalidGrantError
 
 from .claims import CLAIMS_SUPPORTED, ClaimSource, user_claims
 from .keys import active_signing_key, keyring
@@ -41,6 +42,10 @@ AccessToken = get_access_token_model()
 Grant = get_grant_model()
 IDToken = get_id_token_model()
 RefreshToken = get_refresh_token_model()
+
+
+# Scopes about the signed-in user (OIDC Core 5.4 and 11).
+USER_SCOPES = frozenset({"openid", "profile", "email", "phone", "address", "offline_access"})
 
 
 def code_hash(code: str) -> str:
@@ -128,10 +133,27 @@ class CIAMValidator(OAuth2Validator):
         return super().get_authorization_code_nonce(client_id, code, redirect_uri, request)
 
     def confirm_redirect_uri(self, client_id, code, redirect_uri, client, *args, **kwargs):
-        grant = getattr(kwargs.get("request"), "ciam_grant", None)
-        if grant is not None and grant.code == code:
-            return grant.redirect_uri_allowed(redirect_uri)
-        return super().confirm_redirect_uri(client_id, code, redirect_uri, client, *args, **kwargs)
+        request = kwargs.get("request") or (args[0] if args else None)
+        grant = getattr(request, "ciam_grant", None)
+        if grant is None or grant.code != code:
+            grant = Grant.objects.filter(code=code, application=client).first()
+        if grant is not None and redirect_uri == grant.redirect_uri:
+            return True
+        # RFC 6749 5.2: a redirect_uri that differs from the authorization request's is an
+        # invalid grant, not a malformed request.
+        raise InvalidGrantError(description="redirect_uri does not match.", request=request)
+
+    def validate_redirect_uri(self, client_id, redirect_uri, request, *args, **kwargs):
+        """OIDC Core 3.1.2.1: simple string comparison with a registered redirect URI."""
+        return redirect_uri in request.client.redirect_uris.split()
+
+    def validate_bearer_token(self, token, scopes, request):
+        valid = super().validate_bearer_token(token, scopes, request)
+        if valid and "openid" in (scopes or []) and request.user is None:
+            # A client_credentials token has no user: nothing to answer at UserInfo.
+            request.oauth2_error = {"error": "invalid_token"}
+            return False
+        return valid
 
     def _revoke_tokens_of_replayed_code(self, code: str, client: Any) -> None:
         """RFC 6749 4.1.2: a code used twice revokes the tokens issued from it."""
@@ -140,6 +162,25 @@ class CIAMValidator(OAuth2Validator):
         ).first()
         if context is not None and context.token_family:
             RefreshToken.revoke_family(context.token_family)
+
+    # --- scopes -----------------------------------------------------------------------------
+
+    def _is_machine_client(self, client: Any) -> bool:
+        return (
+            client is not None
+            and client.authorization_grant_type == AbstractApplication.GRANT_CLIENT_CREDENTIALS
+        )
+
+    def validate_scopes(self, client_id, scopes, client, request, *args, **kwargs):
+        # A machine client acts for no user: the user-data scopes mean nothing for it.
+        if self._is_machine_client(client) and set(scopes) & USER_SCOPES:
+            return False
+        return super().validate_scopes(client_id, scopes, client, request, *args, **kwargs)
+
+    def get_default_scopes(self, client_id, request, *args, **kwargs):
+        if self._is_machine_client(request.client):
+            return []
+        return super().get_default_scopes(client_id, request, *args, **kwargs)
 
     # --- prompt=none and id_token_hint are decided by the interaction pipeline ------------
 

@@ -228,6 +228,7 @@ class UserInfo(UserInfoView):
         return response
 
 
+@method_decorator(csrf_exempt, name="dispatch")
 class Revoke(RevokeTokenView):
     """RFC 7009 revocation; 200 for unknown tokens, only the caller's own are revoked."""
 
@@ -247,7 +248,11 @@ def introspect(request: HttpRequest) -> HttpResponse:
     body = request.body.decode("utf-8", errors="replace")
     client_request = OAuthlibRequest(request.build_absolute_uri(), "POST", body, headers)
     validator = oauth_server().request_validator
-    if not validator.authenticate_client(client_request):
+    # Only confidential clients introspect: a public client_id proves nothing (RFC 7662 2.1).
+    if (
+        not validator.authenticate_client(client_request)
+        or client_request.client.client_type != client_request.client.CLIENT_CONFIDENTIAL
+    ):
         return _oauth_response({}, json.dumps({"error": "invalid_client"}), 401)
     token = request.POST.get("token", "")
     if not token:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict
 from functools import lru_cache
 from typing import Any
@@ -43,7 +44,12 @@ class AuthorizationDenied(Exception):
 def oauth_server() -> Any:
     """One oauthlib server per process, built from DOT's settings."""
     validator = oauth2_settings.OAUTH2_VALIDATOR_CLASS()
-    return oauth2_settings.OAUTH2_SERVER_CLASS(validator, **oauth2_settings.server_kwargs)
+    server = oauth2_settings.OAUTH2_SERVER_CLASS(validator, **oauth2_settings.server_kwargs)
+    # RFC 9700 2.4: no resource owner password grant. Removing it (rather than refusing the
+    # client later) also stops the token endpoint from revealing whether a password is right.
+    for grant_type in ("password", "urn:ietf:params:oauth:grant-type:device_code"):
+        server.grant_types.pop(grant_type, None)
+    return server
 
 
 def with_issuer(url: str) -> str:
@@ -83,7 +89,10 @@ def authorization_request_validate(*, params: list[tuple[str, str]]) -> PendingA
     query = urlencode(params)
     if len(query) > MAX_QUERY_LENGTH or any(len(v) > MAX_PARAMETER_LENGTH for _, v in params):
         raise AuthorizationFailed("invalid_request", "The authorization request is too large.")
-    uri = f"{oauth2_settings.OIDC_ISS_ENDPOINT}/authorize?{query}"
+    # The claims parameter is checked after the client and redirect_uri are known, so that a
+    # malformed one goes back to the client (RFC 6749 4.1.2.1) instead of an error page.
+    without_claims = urlencode([(key, value) for key, value in params if key != "claims"])
+    uri = f"{oauth2_settings.OIDC_ISS_ENDPOINT}/authorize?{without_claims}"
     try:
         scopes, credentials = oauth_server().validate_authorization_request(
             uri, http_method="GET", body="", headers={}
@@ -111,6 +120,9 @@ def authorization_request_validate(*, params: list[tuple[str, str]]) -> PendingA
         raise deny("invalid_request", "code_challenge_method must be S256.")
     if values.get("response_mode", "query") not in SUPPORTED_RESPONSE_MODES:
         raise deny("invalid_request", "Unsupported response_mode.")
+    claims_values = [value for key, value in params if key == "claims"]
+    if claims_values and not _claims_parameter_valid(claims_values):
+        raise deny("invalid_request", "The claims parameter must be one JSON object.")
     max_age = values.get("max_age")
     if max_age is not None and not max_age.isdigit():
         raise deny("invalid_request", "max_age must be a non-negative integer.")
@@ -125,6 +137,19 @@ def authorization_request_validate(*, params: list[tuple[str, str]]) -> PendingA
         query=urlencode(params),
         scopes=list(scopes),
     )
+
+
+def _claims_parameter_valid(values: list[str]) -> bool:
+    """OIDC Core 5.5: one JSON object whose userinfo/id_token members are objects."""
+    if len(values) != 1:
+        return False
+    try:
+        claims = json.loads(values[0])
+    except ValueError:
+        return False
+    if not isinstance(claims, dict):
+        return False
+    return all(isinstance(claims.get(member, {}), dict) for member in ("userinfo", "id_token"))
 
 
 def authorization_issue_code(*, request: HttpRequest, pending: PendingAuthorization) -> str:
