@@ -32,7 +32,7 @@ from oauth2_provider.models import (
 )
 from oauth2_provider.oauth2_validators import OAuth2Validator
 from oauth2_provider.settings import oauth2_settings
-from oauthlib.oauth2.rfc6749.errors import InvalidGrantError
+from oauthlib.oauth2.rfc6749.errors import InvalidGrantError, UnsupportedResponseTypeError
 
 from .claims import CLAIMS_SUPPORTED, ClaimSource, user_claims
 from .keys import active_signing_key, keyring
@@ -181,6 +181,14 @@ class CIAMValidator(OAuth2Validator):
         if self._is_machine_client(request.client):
             return []
         return super().get_default_scopes(client_id, request, *args, **kwargs)
+
+    def validate_response_type(self, client_id, response_type, client, request, *args, **kwargs):
+        # Only the authorization code flow is offered (discovery: response_types ["code"]).
+        if response_type != "code":
+            raise UnsupportedResponseTypeError(request=request)
+        return super().validate_response_type(
+            client_id, response_type, client, request, *args, **kwargs
+        )
 
     # --- prompt=none and id_token_hint are decided by the interaction pipeline ------------
 

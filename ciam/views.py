@@ -26,7 +26,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from oauth2_provider.settings import oauth2_settings
-from oauth2_provider.views import RevokeTokenView, UserInfoView
+from oauth2_provider.views import UserInfoView
 from oauthlib.common import Request as OAuthlibRequest
 
 from sessions_ctx.constants import ACR_VALUES_SUPPORTED
@@ -34,6 +34,7 @@ from sessions_ctx.selectors import session_auth_state
 from sessions_ctx.services.logout import session_logout
 
 from .claims import CLAIMS_SUPPORTED
+from .http import MalformedRequest, check_single_client_authentication, form_params
 from .interaction import (
     PendingAuthorization,
     next_unsatisfied_step,
@@ -174,34 +175,45 @@ def _oauth_response(headers: dict[str, str], body: str, status: int) -> HttpResp
     return response
 
 
+def _malformed(description: str) -> HttpResponse:
+    return _oauth_response(
+        {}, json.dumps({"error": "invalid_request", "error_description": description}), 400
+    )
+
+
+def _backchannel_params(request: HttpRequest) -> tuple[list[tuple[str, str]], str]:
+    """Strictly parsed body parameters and the same, re-encoded for oauthlib."""
+    params = form_params(request)
+    check_single_client_authentication(request, params)
+    return params, urlencode(params)
+
+
+def _oauthlib_headers(request: HttpRequest) -> dict[str, str]:
+    headers = {
+        key: value
+        for key, value in request.META.items()
+        if isinstance(value, str) and key.startswith(("HTTP_", "CONTENT_"))
+    }
+    if "HTTP_AUTHORIZATION" in headers:
+        headers["Authorization"] = headers["HTTP_AUTHORIZATION"]
+    return headers
+
+
 @method_decorator(csrf_exempt, name="dispatch")
 class TokenView(View):
     """RFC 6749 3.2 token endpoint (authorization_code, refresh_token, client_credentials)."""
 
-    http_method_names = ["post", "options"]
+    http_method_names = ["post"]
 
     def post(self, request: HttpRequest) -> HttpResponse:
-        if request.content_type != "application/x-www-form-urlencoded":
-            return _oauth_response(
-                {},
-                json.dumps(
-                    {
-                        "error": "invalid_request",
-                        "error_description": "Use application/x-www-form-urlencoded.",
-                    }
-                ),
-                400,
-            )
-        headers = {
-            key: value
-            for key, value in request.META.items()
-            if isinstance(value, str) and key.startswith(("HTTP_", "CONTENT_"))
-        }
-        if "HTTP_AUTHORIZATION" in headers:
-            headers["Authorization"] = headers["HTTP_AUTHORIZATION"]
-        body = request.body.decode("utf-8", errors="replace")
+        try:
+            params, body = _backchannel_params(request)
+        except MalformedRequest as malformed:
+            return _malformed(malformed.description)
+        if not dict(params).get("grant_type"):
+            return _malformed("grant_type is missing.")
         response_headers, response_body, status = oauth_server().create_token_response(
-            request.build_absolute_uri(), "POST", body, headers, None
+            request.build_absolute_uri(), "POST", body, _oauthlib_headers(request), None
         )
         if status == 200:
             maybe_cleanup()
@@ -213,6 +225,7 @@ class UserInfo(UserInfoView):
     """OIDC Core 5.3: GET and POST, Bearer token in the header or (POST) in the body."""
 
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        in_header = request.META.get("HTTP_AUTHORIZATION", "").startswith("Bearer ")
         if "access_token" in request.GET:
             # RFC 9700 4.3.2: access tokens never travel in the query string.
             response = JsonResponse(
@@ -222,6 +235,13 @@ class UserInfo(UserInfoView):
                 },
                 status=400,
             )
+        elif in_header and request.method == "POST" and "access_token" in request.POST:
+            # RFC 6750 2: one method per request.
+            response = JsonResponse(
+                {"error": "invalid_request", "error_description": "Send the token once."},
+                status=400,
+            )
+            response["WWW-Authenticate"] = 'Bearer error="invalid_request"'
         else:
             response = super().dispatch(request, *args, **kwargs)
         response["Cache-Control"] = "no-store"
@@ -229,13 +249,21 @@ class UserInfo(UserInfoView):
 
 
 @method_decorator(csrf_exempt, name="dispatch")
-class Revoke(RevokeTokenView):
+class Revoke(View):
     """RFC 7009 revocation; 200 for unknown tokens, only the caller's own are revoked."""
 
-    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        response = super().dispatch(request, *args, **kwargs)
-        response["Cache-Control"] = "no-store"
-        if response.status_code == 401:
+    http_method_names = ["post"]
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        try:
+            _params, body = _backchannel_params(request)
+        except MalformedRequest as malformed:
+            return _malformed(malformed.description)
+        response_headers, response_body, status = oauth_server().create_revocation_response(
+            request.build_absolute_uri(), "POST", body, _oauthlib_headers(request)
+        )
+        response = _oauth_response(response_headers, response_body or "", status)
+        if status == 401:
             response["WWW-Authenticate"] = 'Basic realm="revoke", error="invalid_client"'
         return response
 
@@ -244,9 +272,13 @@ class Revoke(RevokeTokenView):
 @require_POST
 def introspect(request: HttpRequest) -> HttpResponse:
     """RFC 7662 introspection, for authenticated confidential clients."""
-    headers = {"HTTP_AUTHORIZATION": request.META.get("HTTP_AUTHORIZATION", "")}
-    body = request.body.decode("utf-8", errors="replace")
-    client_request = OAuthlibRequest(request.build_absolute_uri(), "POST", body, headers)
+    try:
+        params, body = _backchannel_params(request)
+    except MalformedRequest as malformed:
+        return _malformed(malformed.description)
+    client_request = OAuthlibRequest(
+        request.build_absolute_uri(), "POST", body, _oauthlib_headers(request)
+    )
     validator = oauth_server().request_validator
     # Only confidential clients introspect: a public client_id proves nothing (RFC 7662 2.1).
     if (
@@ -254,14 +286,10 @@ def introspect(request: HttpRequest) -> HttpResponse:
         or client_request.client.client_type != client_request.client.CLIENT_CONFIDENTIAL
     ):
         return _oauth_response({}, json.dumps({"error": "invalid_client"}), 401)
-    token = request.POST.get("token", "")
-    if not token:
-        return _oauth_response(
-            {},
-            json.dumps({"error": "invalid_request", "error_description": "token is missing"}),
-            400,
-        )
-    data = token_introspection(token=token, hint=request.POST.get("token_type_hint", ""))
+    values = dict(params)
+    if not values.get("token"):
+        return _malformed("token is missing.")
+    data = token_introspection(token=values["token"], hint=values.get("token_type_hint", ""))
     return _oauth_response({}, json.dumps(data), 200)
 
 

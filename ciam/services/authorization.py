@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import asdict
 from functools import lru_cache
 from typing import Any
@@ -20,6 +21,8 @@ from ..interaction import PendingAuthorization, pending_new
 MAX_PARAMETER_LENGTH = 4096
 MAX_QUERY_LENGTH = 16384
 SUPPORTED_RESPONSE_MODES = ("query",)
+TRUSTED_PARAMETERS = frozenset({"client_id", "redirect_uri"})
+PKCE_CHALLENGE = re.compile(r"[A-Za-z0-9\-._~]{43,128}")
 
 
 class AuthorizationFailed(Exception):
@@ -89,6 +92,17 @@ def authorization_request_validate(*, params: list[tuple[str, str]]) -> PendingA
     query = urlencode(params)
     if len(query) > MAX_QUERY_LENGTH or any(len(v) > MAX_PARAMETER_LENGTH for _, v in params):
         raise AuthorizationFailed("invalid_request", "The authorization request is too large.")
+    # Every parameter may appear once (RFC 6749 3.1). A repeated client_id or redirect_uri
+    # leaves nothing to trust (oauthlib answers with an error page); any other repeated
+    # parameter is an invalid_request sent back to the client once the client is known.
+    first_only: list[tuple[str, str]] = []
+    repeated: list[str] = []
+    for key, value in params:
+        if key in TRUSTED_PARAMETERS or key not in {name for name, _ in first_only}:
+            first_only.append((key, value))
+        else:
+            repeated.append(key)
+    params = first_only
     # The claims parameter is checked after the client and redirect_uri are known, so that a
     # malformed one goes back to the client (RFC 6749 4.1.2.1) instead of an error page.
     without_claims = urlencode([(key, value) for key, value in params if key != "claims"])
@@ -111,20 +125,26 @@ def authorization_request_validate(*, params: list[tuple[str, str]]) -> PendingA
     def deny(error: str, description: str) -> AuthorizationDenied:
         return AuthorizationDenied(error_redirect_url(redirect_uri, error, description, state))
 
+    if repeated:
+        raise deny("invalid_request", f"The {repeated[0]} parameter appears more than once.")
     # OIDC Core 6: request objects are not supported, and discovery says so.
     if "request" in values:
         raise deny("request_not_supported", "Request objects are not supported.")
     if "request_uri" in values:
         raise deny("request_uri_not_supported", "request_uri is not supported.")
-    if values.get("code_challenge") and values.get("code_challenge_method") != "S256":
-        raise deny("invalid_request", "code_challenge_method must be S256.")
+    if "code_challenge" in values:
+        if values.get("code_challenge_method") != "S256":
+            raise deny("invalid_request", "code_challenge_method must be S256.")
+        if not PKCE_CHALLENGE.fullmatch(values["code_challenge"]):
+            # RFC 7636 4.2: 43 to 128 characters of [A-Z] / [a-z] / [0-9] / "-" / "." / "_" / "~"
+            raise deny("invalid_request", "Malformed code_challenge.")
     if values.get("response_mode", "query") not in SUPPORTED_RESPONSE_MODES:
         raise deny("invalid_request", "Unsupported response_mode.")
     claims_values = [value for key, value in params if key == "claims"]
     if claims_values and not _claims_parameter_valid(claims_values):
         raise deny("invalid_request", "The claims parameter must be one JSON object.")
     max_age = values.get("max_age")
-    if max_age is not None and not max_age.isdigit():
+    if max_age is not None and not (max_age.isascii() and max_age.isdigit()):
         raise deny("invalid_request", "max_age must be a non-negative integer.")
 
     client = credentials["request"].client
