@@ -29,6 +29,18 @@ class Application(AbstractApplication):
         blank=True,
     )
     logo_url = models.URLField(_("logo URL"), blank=True)
+    min_acr = models.CharField(
+        _("minimum authentication level"),
+        max_length=8,
+        blank=True,
+        choices=[
+            ("", _("Any")),
+            ("2", _("Two factors")),
+            ("phr", _("Phishing-resistant (passkey)")),
+            ("phrh", _("Phishing-resistant, hardware key")),
+        ],
+        help_text=_("Users are asked to step up to this level before this client gets a code."),
+    )
     backchannel_logout_uri = models.URLField(_("back-channel logout URI"), blank=True)
 
     class Meta(AbstractApplication.Meta):

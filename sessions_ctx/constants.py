@@ -6,6 +6,7 @@ from __future__ import annotations
 SESSION_KEY_AUTH = "ciam.auth"
 
 # RFC 8176 Authentication Method Reference values, keyed by allauth's method names.
+# The emailed one-time code is reported as "otp" (a one-time password sent by email).
 AMR_BY_METHOD = {
     "password": "pwd",
     "password_reset": "pwd",
@@ -14,9 +15,17 @@ AMR_BY_METHOD = {
     "mfa": "otp",
 }
 
-# Authentication context class references (acr). "1": one factor; "2": two factors.
-# OpenID EAP's phr / phrh join when phishing-resistant methods (passkeys) arrive.
+# Authentication context class references (acr), weakest first:
+# "1" one factor; "2" two factors; OpenID EAP ACR Values 1.0 "phr" phishing-resistant and
+# "phrh" phishing-resistant with a hardware-protected key (passkeys).
 ACR_ONE_FACTOR = "1"
 ACR_TWO_FACTORS = "2"
-ACR_VALUES_SUPPORTED = [ACR_ONE_FACTOR, ACR_TWO_FACTORS]
-ACR_RANK = {ACR_ONE_FACTOR: 1, ACR_TWO_FACTORS: 2}
+ACR_PHISHING_RESISTANT = "phr"
+ACR_PHISHING_RESISTANT_HARDWARE = "phrh"
+ACR_VALUES_SUPPORTED = [
+    ACR_ONE_FACTOR,
+    ACR_TWO_FACTORS,
+    ACR_PHISHING_RESISTANT,
+    ACR_PHISHING_RESISTANT_HARDWARE,
+]
+ACR_RANK = {value: rank for rank, value in enumerate(ACR_VALUES_SUPPORTED, start=1)}

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import secrets
 import time
+from collections.abc import Iterable
 
 from django.http import HttpRequest
 
-from ..constants import ACR_ONE_FACTOR, ACR_TWO_FACTORS, AMR_BY_METHOD, SESSION_KEY_AUTH
-from ..selectors import AuthState
+from ..constants import AMR_BY_METHOD, SESSION_KEY_AUTH
+from ..selectors import AuthState, session_auth_state
+from ..strength import acr_for_amr
 
 ALLAUTH_METHODS_KEY = "account_authentication_methods"
 
@@ -25,32 +27,7 @@ def _amr_from_allauth(request: HttpRequest, since: float) -> list[str]:
     return amr
 
 
-def session_record_authentication(
-    *, request: HttpRequest, user_id: str, methods: list[str] | None = None
-) -> AuthState:
-    """Mark the session as freshly authenticated by ``user_id`` now.
-
-    ``auth_time`` is the time of this real authentication (OIDC Core 2: auth_time), not
-    ``last_login``. A new ``sid`` is drawn when the user changes; re-authentication of the
-    same user keeps the sid so relying parties see one session (OIDC Front/Back-Channel
-    Logout: sid identifies the OP session).
-    """
-    now = time.time()
-    previous = request.session.get(SESSION_KEY_AUTH) or {}
-    amr = methods if methods is not None else _amr_from_allauth(request, now - 600)
-    if not amr:
-        amr = ["pwd"]
-    acr = ACR_TWO_FACTORS if len(set(amr) - {"mfa"}) >= 2 or "mfa" in amr else ACR_ONE_FACTOR
-    if "mfa" not in amr and acr == ACR_TWO_FACTORS:
-        amr = [*amr, "mfa"]
-    sid = previous.get("sid") if previous.get("user_id") == user_id else None
-    state = AuthState(
-        user_id=user_id,
-        sid=sid or secrets.token_urlsafe(24),
-        auth_time=int(now),
-        amr=amr,
-        acr=acr,
-    )
+def _store(request: HttpRequest, state: AuthState) -> AuthState:
     request.session[SESSION_KEY_AUTH] = {
         "user_id": state.user_id,
         "sid": state.sid,
@@ -59,3 +36,63 @@ def session_record_authentication(
         "acr": state.acr,
     }
     return state
+
+
+def _with_mfa(amr: list[str]) -> list[str]:
+    acr = acr_for_amr(amr)
+    if acr != "1" and "mfa" not in amr and len(set(amr) - {"user", "pin"}) >= 2:
+        return [*amr, "mfa"]
+    return amr
+
+
+def session_record_authentication(
+    *, request: HttpRequest, user_id: str, methods: Iterable[str] | None = None
+) -> AuthState:
+    """Mark the session as freshly authenticated by ``user_id`` now (a first factor).
+
+    ``methods`` are RFC 8176 amr values; without them they are read from allauth's record
+    of this sign-in. ``auth_time`` is the time of this real authentication (OIDC Core 2),
+    not ``last_login``. The sid is kept while the same user re-authenticates, so relying
+    parties see one session (OIDC Back-Channel Logout: sid identifies the OP session).
+    """
+    now = time.time()
+    previous = request.session.get(SESSION_KEY_AUTH) or {}
+    amr = list(methods) if methods is not None else _amr_from_allauth(request, now - 600)
+    amr = _with_mfa(amr or ["pwd"])
+    sid = previous.get("sid") if previous.get("user_id") == user_id else None
+    return _store(
+        request,
+        AuthState(
+            user_id=user_id,
+            sid=sid or secrets.token_urlsafe(24),
+            auth_time=int(now),
+            amr=amr,
+            acr=acr_for_amr(amr),
+        ),
+    )
+
+
+def session_add_factor(*, request: HttpRequest, methods: Iterable[str]) -> AuthState:
+    """Add factors proven now (a second factor, a step-up) to the signed-in session.
+
+    auth_time moves to now (OIDC Core 2: the time of the authentication that produced the
+    current acr); sid stays. Raises LookupError when nobody is signed in.
+    """
+    state = session_auth_state(request)
+    if state is None:
+        raise LookupError("No signed-in session to add a factor to.")
+    amr = list(state.amr)
+    for method in methods:
+        if method not in amr:
+            amr.append(method)
+    amr = _with_mfa(amr)
+    return _store(
+        request,
+        AuthState(
+            user_id=state.user_id,
+            sid=state.sid,
+            auth_time=int(time.time()),
+            amr=amr,
+            acr=acr_for_amr(amr),
+        ),
+    )
