@@ -233,12 +233,15 @@ LOGIN_URL = "account_login"
 LOGIN_REDIRECT_URL = "/"
 
 # allauth: email is the only identifier, verified by a code; no username anywhere.
+ACCOUNT_ADAPTER = "accounts.adapter.AccountAdapter"
 ACCOUNT_USER_MODEL_USERNAME_FIELD = None
 ACCOUNT_LOGIN_METHODS = {"email"}
 ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*"]
 ACCOUNT_UNIQUE_EMAIL = True
 ACCOUNT_EMAIL_VERIFICATION = env("ACCOUNT_EMAIL_VERIFICATION", default="mandatory")
 ACCOUNT_EMAIL_VERIFICATION_BY_CODE_ENABLED = True
+ACCOUNT_EMAIL_VERIFICATION_SUPPORTS_RESEND = True
+ACCOUNT_EMAIL_VERIFICATION_SUPPORTS_CHANGE = True
 ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
 ACCOUNT_LOGIN_ON_PASSWORD_RESET = False
 ACCOUNT_AUTHENTICATED_LOGIN_REDIRECTS = False
@@ -262,12 +265,12 @@ OAUTH2_PROVIDER = {
     "OIDC_RP_INITIATED_LOGOUT_ENABLED": True,
     "OAUTH2_VALIDATOR_CLASS": "ciam.oidc.CIAMValidator",
     "SCOPES": {
-        "openid": _("Sign you in"),
+        "openid": _("Your account identifier"),
         "profile": _("Your name and basic profile"),
         "email": _("Your email address"),
         "phone": _("Your phone number"),
         "address": _("Your postal address"),
-        "offline_access": _("Stay connected when you are away"),
+        "offline_access": _("Access while you are away"),
     },
     "DEFAULT_SCOPES": ["openid"],
     "ACCESS_TOKEN_EXPIRE_SECONDS": CIAM_ACCESS_TOKEN_SECONDS,
@@ -305,6 +308,7 @@ CIAM_CLIENT_SECRET_KEY = env("CIAM_CLIENT_SECRET_KEY", default="")
 CIAM_DEMO = env.bool("CIAM_DEMO", default=DEBUG)
 CIAM_INTERACTION_STEPS = [
     "accounts.steps.SignInStep",
+    "accounts.mfa.steps.SecondFactorStep",
     "consent.steps.ConsentStep",
 ]
 
@@ -318,3 +322,9 @@ LOGGING = {
         "django.security.DisallowedHost": {"level": "ERROR"},
     },
 }
+
+# --- Passwordless sign-in by email and social login (accounts/passwordless) ---
+# --- end passwordless and social ---
+
+# --- Passkeys (accounts/passkeys) ---
+# --- end passkeys ---

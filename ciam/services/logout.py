@@ -40,7 +40,7 @@ def logout_request_validate(*, params: dict[str, str]) -> LogoutDecision:
     - A hint that does not verify (foreign key, alg none, garbage): rejected, no redirect.
     - A redirect without a hint: the user confirms first, and is redirected only when
       client_id names the client that registered it.
-    - Nothing, or only state: sign out and show the logged-out page.
+    - Nothing, or only state: the user confirms, then sees the logged-out page.
     """
     hint = params.get("id_token_hint", "")
     client_id = params.get("client_id", "")
@@ -64,7 +64,9 @@ def logout_request_validate(*, params: dict[str, str]) -> LogoutDecision:
             raise LogoutRejected(_("The sign-out request names an unknown application."))
 
     if not redirect_uri:
-        return LogoutDecision(redirect_url="", needs_confirmation=False)
+        # Without a valid hint the request may come from anywhere (an <img> on another
+        # site): the user confirms (RP-Initiated Logout 1.0 section 2).
+        return LogoutDecision(redirect_url="", needs_confirmation=not hint)
     if application is None:
         raise LogoutRejected(
             _("The sign-out request asks for a redirect without naming the application.")

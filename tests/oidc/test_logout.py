@@ -216,15 +216,23 @@ def test_redirect_without_hint_or_client_is_refused(rp, session):
 
 
 @pytest.mark.parametrize("params", [{}, {"state": "only-state"}], ids=["no-params", "only-state"])
-def test_logout_without_parameters_shows_logged_out_page(rp, session, params):
-    """No parameters, or only state: signed out and shown the provider's logged-out page."""
+def test_logout_without_parameters_asks_then_shows_logged_out_page(rp, session, params):
+    """No parameters, or only state: the user is asked first (a bare link from another site
+    cannot sign them out); after confirming, signed out and shown the logged-out page."""
     response = logout(rp, **params)
-    assert response.status_code in (200, 302, 303)
-    if response.status_code != 200:
-        assert not response.headers["Location"].startswith("https://rp.example.test")
-        response = rp.browser.follow_local(response)
     assert response.status_code == 200
-    assert "/logged-out" in response.url
+    assert "/logout/confirm" in response.text
+    assert silent_authorization_error(rp) is None  # still signed in until confirmed
+    confirmed = rp.browser.post(
+        "/logout/confirm",
+        data={"csrfmiddlewaretoken": rp.browser.csrf(response.text), "confirm": "yes"},
+        headers={"Referer": response.url},
+    )
+    assert confirmed.status_code in (302, 303)
+    assert not confirmed.headers["Location"].startswith("https://rp.example.test")
+    page = rp.browser.follow_local(confirmed)
+    assert page.status_code == 200
+    assert "/logged-out" in page.url
     assert silent_authorization_error(rp) == "login_required"
 
 

@@ -1,0 +1,20 @@
+"""allauth adapter: the provider's hooks into allauth's account flows."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from allauth.account.adapter import DefaultAccountAdapter
+from django.conf import settings
+
+
+class AccountAdapter(DefaultAccountAdapter):
+    def send_mail(self, template_prefix: str, email: str, context: dict[str, Any]) -> None:
+        # Subjects are rendered without a request (no context processors): brand them here.
+        context = {
+            "brand_name": settings.CIAM_BRAND_NAME,
+            "brand_logo_url": settings.CIAM_BRAND_LOGO_URL,
+            "brand_color": settings.CIAM_BRAND_COLOR,
+            **context,
+        }
+        super().send_mail(template_prefix, email, context)
