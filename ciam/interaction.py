@@ -131,10 +131,11 @@ def pending_discard(request: HttpRequest, pending_id: str) -> None:
 
 def pending_from_next_url(request: HttpRequest, next_url: str) -> PendingAuthorization | None:
     """The pending request a ``next=/authorize/resume/<id>`` link leads back to, if any."""
-    if not next_url or not next_url.startswith("/"):
-        return None
+    parts = urlsplit(next_url or "")
+    if parts.scheme or parts.netloc or not parts.path.startswith("/"):
+        return None  # only same-site paths; "//host/..." names another site
     try:
-        match = resolve(urlsplit(next_url).path)
+        match = resolve(parts.path)
     except (NoReverseMatch, ValueError, Exception):
         return None
     if match.view_name != "oidc:authorize-resume":

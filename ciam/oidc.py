@@ -87,6 +87,13 @@ class CIAMValidator(OAuth2Validator):
 
     # --- client authentication and PKCE -------------------------------------------------
 
+    def _load_application(self, client_id, request):
+        # A NUL byte cannot be stored in PostgreSQL text (psycopg raises DataError, which DOT
+        # does not catch): no client_id contains one, so it names no client.
+        if not isinstance(client_id, str) or "\x00" in client_id or len(client_id) > 100:
+            return None
+        return super()._load_application(client_id, request)
+
     def is_pkce_required(self, client_id: str, request: Any) -> bool:
         """RFC 9700 2.1.1: PKCE for public clients; optional for confidential ones."""
         client = self._load_application(client_id, request)

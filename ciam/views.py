@@ -244,6 +244,8 @@ class UserInfo(UserInfoView):
             response["WWW-Authenticate"] = 'Bearer error="invalid_request"'
         else:
             response = super().dispatch(request, *args, **kwargs)
+            if response.content.startswith(b"{"):
+                response["Content-Type"] = "application/json"
         response["Cache-Control"] = "no-store"
         return response
 

@@ -57,7 +57,8 @@ def client_register(
         skip_authorization=first_party,
         algorithm=algorithm if kind != "service" else AbstractApplication.NO_ALGORITHM,
         client_secret=secret,
-        hash_client_secret=True,
+        # A public client has no secret: store none (hashing "" would store a hash of it).
+        hash_client_secret=confidential,
     )
     if client_id:
         application.client_id = client_id

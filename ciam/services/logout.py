@@ -59,7 +59,11 @@ def logout_request_validate(*, params: dict[str, str]) -> LogoutDecision:
             raise LogoutRejected(_("The sign-out request names another application."))
         application = Application.objects.filter(client_id__in=audiences[:5]).first()
     elif client_id:
-        application = Application.objects.filter(client_id=client_id[:100]).first()
+        application = (
+            None
+            if "\x00" in client_id
+            else Application.objects.filter(client_id=client_id[:100]).first()
+        )
         if application is None:
             raise LogoutRejected(_("The sign-out request names an unknown application."))
 
