@@ -212,6 +212,11 @@ LANGUAGE_COOKIE_NAME = "ciam_language"
 SECURE_PROXY_SSL_HEADER = (
     ("HTTP_X_FORWARDED_PROTO", "https") if env.bool("CIAM_BEHIND_PROXY", default=False) else None
 )
+# Behind N proxies, the client address is the N-th from the right in X-Forwarded-For
+# (rate limits are per client IP).
+ALLAUTH_TRUSTED_PROXY_COUNT = env.int(
+    "CIAM_TRUSTED_PROXY_COUNT", default=1 if env.bool("CIAM_BEHIND_PROXY", default=False) else 0
+)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"

@@ -16,10 +16,14 @@ from .factories import PASSWORD, UserFactory, make_client
 
 @pytest.fixture(autouse=True)
 def _fresh_cache() -> None:
-    """Each test starts with empty rate-limit counters (they live in the cache)."""
+    """Each test starts with empty rate-limit counters (they live in the cache) and reads
+    the signing keys afresh (the database, keys included, is emptied between tests)."""
     from django.core.cache import cache
 
+    import ciam.keys
+
     cache.clear()
+    ciam.keys._keyring = None
 
 
 @pytest.fixture

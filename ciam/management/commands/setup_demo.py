@@ -27,7 +27,13 @@ class Command(BaseCommand):
         signing_keys_ensure()
         issuer = settings.CIAM_ISSUER
         redirect_uri = options["redirect_uri"]
-        if not get_application_model().objects.filter(client_id=DEMO_CLIENT_ID).exists():
+        demo = get_application_model().objects.filter(client_id=DEMO_CLIENT_ID).first()
+        if demo is not None:
+            # The issuer (host, port) may have changed since the last run.
+            demo.redirect_uris = redirect_uri
+            demo.post_logout_redirect_uris = f"{issuer}/logged-out"
+            demo.save(update_fields=["redirect_uris", "post_logout_redirect_uris"])
+        else:
             client_register(
                 name="Demo web app",
                 kind="web",
