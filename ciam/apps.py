@@ -7,8 +7,13 @@ class CiamConfig(AppConfig):
     verbose_name = _("OpenID Provider")
 
     def ready(self) -> None:
-        from django.db.models.signals import post_migrate
+        from django.db.models.signals import post_delete, post_migrate, post_save
 
-        from .receivers import ensure_signing_keys
+        from .models import Application
+        from .receivers import ensure_signing_keys, forget_cached_application
 
         post_migrate.connect(ensure_signing_keys, sender=self, dispatch_uid="ciam.signing_keys")
+        for signal in (post_save, post_delete):
+            signal.connect(
+                forget_cached_application, sender=Application, dispatch_uid=f"ciam.app.{id(signal)}"
+            )

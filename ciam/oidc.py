@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 import uuid
 from datetime import timedelta
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db import transaction
 from django.db.models import Exists, OuterRef, Subquery
 from django.utils import timezone
 from jwcrypto import jws, jwt
@@ -81,6 +81,43 @@ def claim_source_for(user: Any, *, email_verified: bool | None = None) -> ClaimS
     )
 
 
+def _contexts():
+    """Contexts with what ID tokens need about the user, in the same query."""
+    return AuthorizationContext.objects.select_related("user", "user__profile").annotate(
+        ciam_email_verified=_email_verified_subquery("user__")
+    )
+
+
+# Clients change rarely and are read on every token request: each process keeps them for a
+# few seconds. A change made in admin is seen at once by the process that made it (the cache
+# entry is dropped on save and delete) and by the others within APPLICATION_CACHE_SECONDS.
+APPLICATION_CACHE_SECONDS = 10.0
+_application_cache: dict[str, tuple[float, Any]] = {}
+
+
+def application_cache_get(client_id: str) -> Any | None:
+    entry = _application_cache.get(client_id)
+    if entry is None or entry[0] < time.monotonic():
+        return None
+    return entry[1]
+
+
+def application_cache_put(application: Any) -> None:
+    if len(_application_cache) > 1000:
+        _application_cache.clear()
+    _application_cache[application.client_id] = (
+        time.monotonic() + APPLICATION_CACHE_SECONDS,
+        application,
+    )
+
+
+def application_cache_forget(client_id: str | None = None) -> None:
+    if client_id is None:
+        _application_cache.clear()
+    else:
+        _application_cache.pop(client_id, None)
+
+
 class CIAMValidator(OAuth2Validator):
     # DOT drops claims missing from this table; ours come from ciam/claims.py instead.
     oidc_claim_scope = None
@@ -92,7 +129,15 @@ class CIAMValidator(OAuth2Validator):
         # does not catch): no client_id contains one, so it names no client.
         if not isinstance(client_id, str) or "\x00" in client_id or len(client_id) > 100:
             return None
-        return super()._load_application(client_id, request)
+        if request.client is None:
+            cached = application_cache_get(client_id)
+            if cached is not None:
+                request.client = cached
+                return cached
+        application = super()._load_application(client_id, request)
+        if application is not None:
+            application_cache_put(application)
+        return application
 
     def is_pkce_required(self, client_id: str, request: Any) -> bool:
         """RFC 9700 2.1.1: PKCE for public clients; optional for confidential ones."""
@@ -116,9 +161,7 @@ class CIAMValidator(OAuth2Validator):
             request.nonce = grant.nonce
         if grant.claims:
             request.claims = json.loads(grant.claims)
-        request.ciam_context = AuthorizationContext.objects.filter(
-            code_hash=code_hash(code)
-        ).first()
+        request.ciam_context = _contexts().filter(code_hash=code_hash(code)).first()
         return True
 
     def get_code_challenge(self, code, request):
@@ -257,8 +300,10 @@ class CIAMValidator(OAuth2Validator):
         return refresh_token
 
     def save_bearer_token(self, token, request, *args, **kwargs):
-        with transaction.atomic():
-            return super().save_bearer_token(token, request, *args, **kwargs)
+        if "refresh_token" not in token:
+            # One INSERT (client_credentials): no transaction round trips needed around it.
+            return self._save_bearer_token(token, request, *args, **kwargs)
+        return super().save_bearer_token(token, request, *args, **kwargs)
 
     # --- ID tokens and claims -------------------------------------------------------------
 
@@ -268,9 +313,7 @@ class CIAMValidator(OAuth2Validator):
             return context
         refresh_token = getattr(request, "refresh_token_instance", None)
         if refresh_token is not None and refresh_token.token_family:
-            context = AuthorizationContext.objects.filter(
-                token_family=refresh_token.token_family
-            ).first()
+            context = _contexts().filter(token_family=refresh_token.token_family).first()
             request.ciam_context = context
         return context
 
@@ -280,8 +323,13 @@ class CIAMValidator(OAuth2Validator):
     def get_oidc_claims(self, token, token_handler, request):
         context = self._context_for(request)
         claims_request = context.claims if context is not None else getattr(request, "claims", None)
+        if context is not None and context.user_id == request.user.pk:
+            # The context was loaded with the user, profile and verified-email flag.
+            source = claim_source_for(context.user, email_verified=context.ciam_email_verified)
+        else:
+            source = claim_source_for(request.user)
         return user_claims(
-            claim_source_for(request.user),
+            source,
             scopes=request.scopes or [],
             claims_request=claims_request,
             member="id_token",

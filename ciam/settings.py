@@ -391,4 +391,6 @@ CIAM_PASSKEYS_ORIGINS = env.list(
     "CIAM_PASSKEYS_ORIGINS",
     default=[f"{_issuer.scheme}://{_issuer.hostname or 'localhost'}{_passkeys_port}"],
 )
+# Offer to create a passkey right after a password sign-in (accounts.passkeys.steps).
+CIAM_PASSKEYS_OFFER_ENABLED = env.bool("CIAM_PASSKEYS_OFFER_ENABLED", default=True)
 # --- end passkeys ---

@@ -24,8 +24,9 @@ def _int(name: str, default: int) -> int:
 # Where the TLS proxy sends requests. A Unix socket (unix:/run/ciam/gunicorn.sock) also works.
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000").split()
 
-# Two processes per core, four threads each: 4 x 4 = 16 requests in flight on 2 cores.
-workers = _int("WEB_CONCURRENCY", 2 * multiprocessing.cpu_count())
+# One process per core, four threads each: 2 x 4 = 8 requests in flight on 2 cores. More
+# processes did not serve more requests on 2 cores (benchmarks/) and each costs ~60 MB.
+workers = _int("WEB_CONCURRENCY", multiprocessing.cpu_count())
 worker_class = "gthread"
 threads = _int("GUNICORN_THREADS", 4)
 
@@ -63,3 +64,13 @@ proc_name = "ciam"
 control_socket_disable = not os.environ.get("GUNICORN_CONTROL_SOCKET")
 if not control_socket_disable:
     control_socket = os.environ["GUNICORN_CONTROL_SOCKET"]
+
+# Load the application once in the master: workers share its memory pages (copy-on-write),
+# and gc.freeze() keeps the garbage collector from touching (and so copying) them.
+preload_app = os.environ.get("GUNICORN_PRELOAD", "1") != "0"
+
+
+def pre_fork(server, worker):
+    import gc
+
+    gc.freeze()

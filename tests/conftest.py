@@ -21,9 +21,11 @@ def _fresh_cache() -> None:
     from django.core.cache import cache
 
     import ciam.keys
+    import ciam.oidc
 
     cache.clear()
     ciam.keys._keyring = None
+    ciam.oidc.application_cache_forget()
 
 
 @pytest.fixture
