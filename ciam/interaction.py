@@ -159,6 +159,10 @@ class InteractionStep:
     def url(self, request: HttpRequest, pending: PendingAuthorization) -> str:
         raise NotImplementedError
 
+    def prompt_none_error_for(self, request: HttpRequest, pending: PendingAuthorization) -> str:
+        """The error for prompt=none when this step is unsatisfied (may depend on why)."""
+        return self.prompt_none_error
+
 
 @lru_cache(maxsize=1)
 def _steps(paths: tuple[str, ...]) -> tuple[InteractionStep, ...]:

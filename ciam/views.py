@@ -10,6 +10,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django.conf import settings
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
 from django.http import (
     HttpRequest,
     HttpResponse,
@@ -81,13 +82,18 @@ def error_page(
 
 
 def _request_params(request: HttpRequest) -> list[tuple[str, str]] | None:
-    if request.method == "POST":
-        if request.content_type != "application/x-www-form-urlencoded":
-            return None
-        source = request.POST
-    else:
-        source = request.GET
-    return [(key, value) for key, values in source.lists() for value in values]
+    """The request's parameters, or None when they cannot be read (wrong content type,
+    more fields than DATA_UPLOAD_MAX_NUMBER_FIELDS)."""
+    try:
+        if request.method == "POST":
+            if request.content_type != "application/x-www-form-urlencoded":
+                return None
+            source = request.POST
+        else:
+            source = request.GET
+        return [(key, value) for key, values in source.lists() for value in values]
+    except (TooManyFieldsSent, RequestDataTooBig):
+        return None
 
 
 # --- authorization ------------------------------------------------------------------------
@@ -103,7 +109,8 @@ def _continue_authorization(request: HttpRequest, pending: PendingAuthorization)
         if "none" in pending.prompt:
             # OIDC Core 3.1.2.6: no page may be shown; the step's error goes to the client.
             pending_discard(request, pending.id)
-            return ClientRedirect(authorization_error_url(pending, step.prompt_none_error))
+            error = step.prompt_none_error_for(request, pending)
+            return ClientRedirect(authorization_error_url(pending, error))
     except AuthorizationFailed as failure:
         return error_page(request, failure.error, failure.description, failure.status)
     except AuthorizationDenied as denied:
@@ -120,7 +127,7 @@ def authorize(request: HttpRequest) -> HttpResponse:
     params = _request_params(request)
     if params is None:
         return error_page(
-            request, "invalid_request", _("Send the authorization request as a form."), 400
+            request, "invalid_request", _("The authorization request could not be read."), 400
         )
     try:
         pending = authorization_request_validate(params=params)

@@ -11,6 +11,7 @@ import pytest
 import requests
 from django.conf import settings
 
+from .browser.fixtures import chromium, open_tab, tab  # noqa: F401 - one Playwright per process
 from .factories import PASSWORD, UserFactory, make_client
 
 

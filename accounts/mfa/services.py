@@ -1,0 +1,268 @@
+"""Every write of the second factor: enrolment, codes, removal, verification, counters."""
+
+from __future__ import annotations
+
+import enum
+import secrets
+import time
+
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.core import signing
+from django.core.cache import cache
+from django.db import transaction
+from django.http import HttpRequest
+from django_otp.oath import hotp
+from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from sessions_ctx.selectors import AuthState
+from sessions_ctx.services.authentication import session_add_factor
+
+from .app_settings import app_settings
+from .constants import (
+    AMR_OTP,
+    RECOVERY_CODE_ALPHABET,
+    RECOVERY_CODE_LENGTH,
+    RECOVERY_DEVICE_NAME,
+    REMEMBER_COOKIE_SALT,
+    SESSION_KEY_VERIFIED,
+    TOTP_DEVICE_NAME,
+)
+from .selectors import (
+    failure_counter_keys,
+    remembered_device_fingerprint,
+    totp_device_confirmed,
+    totp_device_unconfirmed,
+)
+
+
+class CodeCheck(enum.Enum):
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"  # wrong, malformed, or no such device
+    REUSED = "reused"  # the authenticator's code that was just used (RFC 6238 5.2)
+    THROTTLED = "throttled"  # django-otp's back-off after failures: try again in a moment
+
+    @property
+    def ok(self) -> bool:
+        return self is CodeCheck.ACCEPTED
+
+
+def normalize_code(code: str) -> str:
+    """Codes may be typed with spaces or hyphens and in any case (``ABCDE-FGHIJ``)."""
+    return "".join(code.split()).replace("-", "").lower()[:32]
+
+
+def format_recovery_code(code: str) -> str:
+    half = len(code) // 2
+    return f"{code[:half]}-{code[half:]}"
+
+
+# --- failed attempts --------------------------------------------------------------------------
+
+
+def failed_attempt_record(*, request: HttpRequest) -> None:
+    """Count a rejected code or password against the user and the client address.
+
+    A fixed window per counter, started by its first failure (selectors.
+    failed_attempts_retry_after reads it). ``cache.add`` and ``cache.incr`` are atomic in
+    Redis and in the local-memory cache.
+    """
+    window = app_settings.FAILED_CODES_WINDOW_SECONDS
+    for key in failure_counter_keys(request):
+        cache.add(f"{key}:until", time.time() + window, window)
+        if not cache.add(key, 1, window):
+            try:
+                cache.incr(key)
+            except ValueError:  # expired between add and incr
+                cache.set(key, 1, window)
+
+
+def failed_attempts_clear_user(*, request: HttpRequest) -> None:
+    """After a success the user's counter restarts; the address's counter does not."""
+    for key in failure_counter_keys(request):
+        if ":user:" in key:
+            cache.delete_many([key, f"{key}:until"])
+
+
+# --- checking codes ---------------------------------------------------------------------------
+
+
+def _totp_check(device_pk: int, code: str) -> CodeCheck:
+    """Verify a TOTP code once: the row is locked so that two requests with the same code
+    cannot both pass, and django-otp refuses any time step up to the last accepted one."""
+    with transaction.atomic():
+        device = TOTPDevice.objects.select_for_update().get(pk=device_pk)
+        allowed, _info = device.verify_is_allowed()
+        if not allowed:
+            return CodeCheck.THROTTLED
+        if device.verify_token(code):
+            return CodeCheck.ACCEPTED
+        if device.last_t >= 0 and hotp(device.bin_key, device.last_t, device.digits) == int(code):
+            return CodeCheck.REUSED
+        return CodeCheck.REJECTED
+
+
+def _recovery_check(user: AbstractBaseUser, code: str) -> CodeCheck:
+    """Spend a recovery code. A single DELETE decides, so a code works once even when two
+    requests race (StaticDevice.verify_token reads, then deletes); django-otp's throttling
+    of the device still applies."""
+    device = StaticDevice.objects.filter(user=user, confirmed=True).order_by("pk").first()
+    if device is None:
+        return CodeCheck.REJECTED
+    allowed, _info = device.verify_is_allowed()
+    if not allowed:
+        return CodeCheck.THROTTLED
+    deleted, _per_model = StaticToken.objects.filter(device=device, token=code).delete()
+    if not deleted:
+        device.throttle_increment()
+        return CodeCheck.REJECTED
+    device.throttle_reset(commit=False)
+    device.set_last_used_timestamp(commit=False)
+    device.save()
+    return CodeCheck.ACCEPTED
+
+
+def _code_check(user: AbstractBaseUser, code: str) -> CodeCheck:
+    """A six-digit code goes to the authenticator app, a ten-character one to the recovery
+    codes; nothing is tried twice."""
+    device = totp_device_confirmed(user=user)
+    if device is None:
+        return CodeCheck.REJECTED
+    normalized = normalize_code(code)
+    if normalized.isdigit() and len(normalized) == device.digits:
+        return _totp_check(device.pk, normalized)
+    if len(normalized) == RECOVERY_CODE_LENGTH:
+        return _recovery_check(user, normalized)
+    return CodeCheck.REJECTED
+
+
+def _session_add_second_factor(request: HttpRequest) -> AuthState:
+    """The session now has the second factor: amr "otp" (acr "2" after a password), and a
+    record that the code was given for this authentication (selectors.
+    totp_verified_in_session). The session id is renewed, as allauth does on sign-in
+    (OWASP Session Management: a new id on any privilege level change)."""
+    request.session.cycle_key()
+    state = session_add_factor(request=request, methods=[AMR_OTP])
+    request.session[SESSION_KEY_VERIFIED] = {
+        "user_id": state.user_id,
+        "sid": state.sid,
+        "auth_time": state.auth_time,
+        "amr": state.amr,
+    }
+    return state
+
+
+def second_factor_verify(*, request: HttpRequest, code: str) -> tuple[CodeCheck, AuthState | None]:
+    """Check an authenticator or recovery code of the signed-in user; on success the
+    session gains the factor (amr "otp", "mfa"; acr "2") for the rest of its life.
+
+    Every failure counts against the user and the client address (the view answers 429 past
+    the limit); success restarts the user's count.
+    """
+    result = _code_check(request.user, code)
+    if not result.ok:
+        failed_attempt_record(request=request)
+        return result, None
+    failed_attempts_clear_user(request=request)
+    return result, _session_add_second_factor(request)
+
+
+def reauthentication_verify(*, request: HttpRequest, password: str, code: str) -> CodeCheck:
+    """Confirm it is really the signed-in user before a sensitive change: the password, or a
+    current authenticator code (a recovery code also counts). Failures are counted."""
+    user = request.user
+    if password:
+        ok = user.has_usable_password() and user.check_password(password)
+        result = CodeCheck.ACCEPTED if ok else CodeCheck.REJECTED
+    elif code:
+        result = _code_check(user, code)
+    else:
+        result = CodeCheck.REJECTED
+    if result.ok:
+        failed_attempts_clear_user(request=request)
+    else:
+        failed_attempt_record(request=request)
+    return result
+
+
+# --- enrolment and removal --------------------------------------------------------------------
+
+
+def totp_enrol_start(*, user: AbstractBaseUser) -> TOTPDevice:
+    """The unconfirmed authenticator of ``user``: the one already shown, or a new random key
+    (20 bytes, RFC 4226 4 recommends 160 bits). It stays inert until ``totp_confirm``."""
+    device = totp_device_unconfirmed(user=user)
+    if device is None:
+        device = TOTPDevice.objects.create(user=user, name=TOTP_DEVICE_NAME, confirmed=False)
+    return device
+
+
+def recovery_code_new() -> str:
+    return "".join(secrets.choice(RECOVERY_CODE_ALPHABET) for _ in range(RECOVERY_CODE_LENGTH))
+
+
+@transaction.atomic
+def recovery_codes_generate(*, user: AbstractBaseUser) -> list[str]:
+    """Replace the user's recovery codes with ``CIAM_MFA_RECOVERY_CODE_COUNT`` new ones.
+
+    The old codes stop working at once, and so does every remembered browser (the device row
+    is part of their fingerprint). The codes are returned to be shown once.
+    """
+    StaticDevice.objects.filter(user=user).delete()
+    device = StaticDevice.objects.create(user=user, name=RECOVERY_DEVICE_NAME, confirmed=True)
+    codes: list[str] = []
+    while len(codes) < app_settings.RECOVERY_CODE_COUNT:
+        code = recovery_code_new()
+        if code not in codes:
+            codes.append(code)
+    StaticToken.objects.bulk_create(StaticToken(device=device, token=code) for code in codes)
+    return [format_recovery_code(code) for code in codes]
+
+
+def totp_confirm(*, request: HttpRequest, code: str) -> tuple[CodeCheck, list[str]]:
+    """Confirm the authenticator being set up with a code it shows now.
+
+    Only then is the device confirmed and the second factor required at sign-in. The
+    verified code also counts as a second factor for this session. Returns the new
+    recovery codes (shown once), or an empty list when the code was not accepted.
+    """
+    user = request.user
+    device = totp_device_unconfirmed(user=user)
+    if device is None:
+        return CodeCheck.REJECTED, []
+    normalized = normalize_code(code)
+    result = (
+        _totp_check(device.pk, normalized)
+        if normalized.isdigit() and len(normalized) == device.digits
+        else CodeCheck.REJECTED
+    )
+    if not result.ok:
+        failed_attempt_record(request=request)
+        return result, []
+    with transaction.atomic():
+        TOTPDevice.objects.filter(user=user).exclude(pk=device.pk).delete()
+        TOTPDevice.objects.filter(pk=device.pk).update(confirmed=True)
+        codes = recovery_codes_generate(user=user)
+    failed_attempts_clear_user(request=request)
+    _session_add_second_factor(request)
+    return result, codes
+
+
+@transaction.atomic
+def totp_disable(*, user: AbstractBaseUser) -> None:
+    """Remove the authenticator app and the recovery codes: sign-in is one factor again and
+    every remembered browser is forgotten. Callers re-authenticate the user first."""
+    TOTPDevice.objects.filter(user=user).delete()
+    StaticDevice.objects.filter(user=user).delete()
+
+
+# --- remembered browsers ----------------------------------------------------------------------
+
+
+def remembered_device_cookie_value(*, user: AbstractBaseUser) -> str | None:
+    """The signed value of a "remember this browser" cookie for ``user`` (timestamped, so
+    that its age is checked on use; see selectors.remembered_device_valid)."""
+    fingerprint = remembered_device_fingerprint(user=user)
+    if fingerprint is None:
+        return None
+    return signing.dumps({"u": str(user.pk), "f": fingerprint}, salt=REMEMBER_COOKIE_SALT)
