@@ -8,6 +8,9 @@ from django.utils.translation import gettext_lazy as _
 
 from ciam.client_secrets import ALGORITHM as CLIENT_SECRET_ALGORITHM
 
+from .passkeys.models import Passkey, PasskeyOfferDismissal  # noqa: F401
+from .passwordless.models import EmailSignIn  # noqa: F401
+
 
 class UserManager(BaseUserManager["User"]):
     """Users are identified by email; there is no username."""

@@ -315,6 +315,7 @@ CIAM_DEMO = env.bool("CIAM_DEMO", default=DEBUG)
 CIAM_INTERACTION_STEPS = [
     "accounts.steps.SignInStep",
     "accounts.mfa.steps.SecondFactorStep",
+    "accounts.passkeys.steps.PasskeyOfferStep",
     "consent.steps.ConsentStep",
 ]
 
@@ -330,7 +331,68 @@ LOGGING = {
 }
 
 # --- Passwordless sign-in by email and social login (accounts/passwordless) ---
+# Sign-in and sign-up with one email holding a 6-digit code and a one-click link
+# (accounts/passwordless). It replaces allauth's login-by-code, which neither signs up nor
+# sends links; other options (attempts, resend cool-down, throttles) are read through
+# accounts/passwordless/app_settings.py with the CIAM_EMAIL_SIGN_IN_ prefix.
+ACCOUNT_LOGIN_BY_CODE_ENABLED = False
+CIAM_EMAIL_SIGN_IN_ENABLED = env.bool("CIAM_EMAIL_SIGN_IN_ENABLED", default=True)
+CIAM_EMAIL_SIGN_IN_SECONDS = env.int("CIAM_EMAIL_SIGN_IN_SECONDS", default=600)
+# Gives the sign-in and sign-up pages ``email_sign_in_url`` (carrying ``next``).
+TEMPLATES[0]["OPTIONS"]["context_processors"].append(
+    "accounts.passwordless.context_processors.email_sign_in"
+)
+
+# Social login: operators add Google, Facebook, Apple or any OpenID Connect provider as a
+# "Social application" in the admin; only configured providers get a button. There is no
+# django.contrib.sites: allauth then uses every SocialApp for this one site.
+INSTALLED_APPS += [
+    "allauth.socialaccount.providers.google",
+    "allauth.socialaccount.providers.facebook",
+    "allauth.socialaccount.providers.apple",
+    "allauth.socialaccount.providers.openid_connect",
+]
+SOCIALACCOUNT_ADAPTER = "accounts.passwordless.adapter.SocialAccountAdapter"
+SOCIALACCOUNT_FORMS = {"disconnect": "accounts.passwordless.forms.SocialDisconnectForm"}
+# A first social sign-in creates the account with no form, unless the provider sent no
+# email; an unverified one is verified by code (SOCIALACCOUNT_EMAIL_VERIFICATION follows
+# ACCOUNT_EMAIL_VERIFICATION).
+SOCIALACCOUNT_AUTO_SIGNUP = True
+SOCIALACCOUNT_EMAIL_REQUIRED = True
+SOCIALACCOUNT_QUERY_EMAIL = True
+# A provider's word never opens an existing account: a matching verified email leads to
+# "sign in to that account, then link" (accounts/passwordless/adapter.py).
+SOCIALACCOUNT_EMAIL_AUTHENTICATION = False
+SOCIALACCOUNT_EMAIL_AUTHENTICATION_AUTO_CONNECT = False
+# Sign-in with a provider starts with a POST (the buttons are forms), never a bare link.
+SOCIALACCOUNT_LOGIN_ON_GET = False
+SOCIALACCOUNT_STORE_TOKENS = False
+SOCIALACCOUNT_REQUESTS_TIMEOUT = 10
+SOCIALACCOUNT_PROVIDERS = {
+    "google": {"SCOPE": ["openid", "profile", "email"], "OAUTH_PKCE_ENABLED": True},
+    "facebook": {"METHOD": "oauth2", "SCOPE": ["email", "public_profile"]},
+    "apple": {},
+    "openid_connect": {"OAUTH_PKCE_ENABLED": True},
+}
 # --- end passwordless and social ---
 
 # --- Passkeys (accounts/passkeys) ---
+# WebAuthn relying party (accounts/passkeys/app_settings.py documents each option). The RP ID
+# is a registrable domain that passkeys are bound to: the issuer's host by default, or a
+# parent domain of it (WebAuthn L3 5.1.2). Changing it later orphans every passkey.
+CIAM_PASSKEYS_RP_ID = env("CIAM_PASSKEYS_RP_ID", default=_issuer.hostname or "localhost")
+CIAM_PASSKEYS_RP_NAME = env("CIAM_PASSKEYS_RP_NAME", default=CIAM_BRAND_NAME)
+# Origins allowed in clientDataJSON: the issuer's origin by default (a list, comma-separated).
+# Browsers serialize an origin without a default port (HTML: "https://id.example").
+_passkeys_port = (
+    ""
+    if _issuer.port in (None, {"https": 443, "http": 80}.get(_issuer.scheme))
+    else f":{_issuer.port}"
+)
+CIAM_PASSKEYS_ORIGINS = env.list(
+    "CIAM_PASSKEYS_ORIGINS",
+    default=[f"{_issuer.scheme}://{_issuer.hostname or 'localhost'}{_passkeys_port}"],
+)
+# Offer to create a passkey right after a password sign-in (accounts.passkeys.steps).
+CIAM_PASSKEYS_OFFER_ENABLED = env.bool("CIAM_PASSKEYS_OFFER_ENABLED", default=True)
 # --- end passkeys ---

@@ -30,6 +30,9 @@ EXEMPT_VIEW_NAMES = frozenset(
         "account_login",
         "account_logout",
         "set_language",
+        # A passkey sign-in is stronger than the code it would otherwise be sent to enter.
+        "passkeys:authenticate-begin",
+        "passkeys:authenticate-complete",
     }
 )
 

@@ -18,6 +18,7 @@ ADMIN_PAGES = [
     "/admin/accounts/user/add/",
     "/admin/consent/consent/",
     "/admin/profiling/profile/",
+    "/admin/accounts/passkey/",
     "/admin/oauth2_provider/accesstoken/",
     "/admin/oauth2_provider/refreshtoken/",
     "/admin/oauth2_provider/grant/",

@@ -1,0 +1,137 @@
+/*
+ * Sign-in page: "Sign in with a passkey" and passkeys offered in the email field's autofill
+ * (conditional mediation, WebAuthn L3 5.1.4). Without this script the page is a plain form.
+ */
+(function () {
+  "use strict";
+
+  var P = window.CiamPasskeys;
+  var root = document.getElementById("passkey-login");
+  if (!P || !root || !P.supported()) {
+    return;
+  }
+  P.rememberCapability();
+
+  var controls = root.querySelector("[data-passkey-controls]");
+  var button = document.getElementById("passkey-login-button");
+  var errorBox = root.querySelector("[data-passkey-error]");
+  var token = P.csrfToken(root);
+  var current = null; // the AbortController of the pending navigator.credentials.get
+  var autofillRestarts = 3; // after a refused choice, offer the list again (a few times)
+
+  function nextUrl() {
+    return root.dataset.next || "";
+  }
+
+  function tagged(stage) {
+    return function (error) {
+      error.stage = error.stage || stage;
+      throw error;
+    };
+  }
+
+  function forgetUnknown(options, credential) {
+    // WebAuthn L3 5.1.10: the passkey's provider may hide a passkey this site no longer has.
+    if (PublicKeyCredential.signalUnknownCredential && options.rpId) {
+      PublicKeyCredential.signalUnknownCredential({
+        rpId: options.rpId,
+        credentialId: credential.id,
+      }).catch(function () {});
+    }
+  }
+
+  function signIn(mediation) {
+    if (current) {
+      current.abort();
+    }
+    var controller = new AbortController();
+    current = controller;
+    var options;
+    return P.postJSON(root.dataset.beginUrl, {}, token)
+      .catch(tagged("begin"))
+      .then(function (json) {
+        options = json;
+        var request = { publicKey: P.requestOptions(json), signal: controller.signal };
+        if (mediation) {
+          request.mediation = mediation;
+        }
+        return navigator.credentials.get(request).catch(tagged("get"));
+      })
+      .then(function (credential) {
+        if (!credential) {
+          return false;
+        }
+        var body = { credential: P.credentialJSON(credential), next: nextUrl() };
+        return P.postJSON(root.dataset.completeUrl, body, token)
+          .catch(function (error) {
+            if (error.code === "unknown_credential") {
+              forgetUnknown(options, credential);
+            }
+            throw error;
+          })
+          .catch(tagged("complete"))
+          .then(function (result) {
+            window.location.assign(result.redirect);
+            return true;
+          });
+      });
+  }
+
+  function report(error) {
+    var text;
+    if (error.server) {
+      text = error.message || root.dataset.msgFailed;
+    } else if (error.name === "NotAllowedError") {
+      text = root.dataset.msgCancelled;
+    } else {
+      text = root.dataset.msgFailed;
+    }
+    P.show(errorBox, text);
+  }
+
+  function autofill() {
+    if (!PublicKeyCredential.isConditionalMediationAvailable) {
+      return;
+    }
+    PublicKeyCredential.isConditionalMediationAvailable()
+      .then(function (available) {
+        if (!available) {
+          return;
+        }
+        return signIn("conditional").catch(function (error) {
+          if (error.name === "AbortError") {
+            return; // replaced by the button's request
+          }
+          if (error.stage === "complete") {
+            report(error);
+            if (autofillRestarts > 0 && error.code !== "too_many_attempts") {
+              autofillRestarts -= 1;
+              autofill(); // a new challenge for the next choice in the list
+            }
+          }
+        });
+      })
+      .catch(function () {});
+  }
+
+  controls.hidden = false;
+  button.addEventListener("click", function () {
+    P.show(errorBox, "");
+    button.disabled = true;
+    signIn()
+      .then(function (done) {
+        if (!done) {
+          button.disabled = false;
+          autofill();
+        }
+      })
+      .catch(function (error) {
+        if (error.name !== "AbortError") {
+          report(error);
+        }
+        button.disabled = false;
+        autofill();
+      });
+  });
+  autofill();
+})();
