@@ -180,8 +180,35 @@ class Browser:
                 headers={"Referer": response.url},
             )
             response = self.follow_local(response)
-        assert response.status_code in (302, 303), (response.status_code, response.url)
+        assert response.status_code in (302, 303), (
+            response.status_code,
+            response.url,
+            re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", response.text))[-900:],
+        )
         return response.headers["Location"]
+
+
+def redeem_code(issuer: str, client, code: str) -> dict:
+    """Exchange ``code`` at /token (client_secret_basic); the ID token's claims, its
+    signature checked against the provider's published JWKS."""
+    import json
+
+    from jwcrypto import jwk, jwt
+
+    response = requests.post(
+        issuer + "/token",
+        data={
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": client.redirect_uri,
+        },
+        auth=(client.client_id, client.client_secret),
+        timeout=10,
+    )
+    assert response.status_code == 200, response.text
+    keys = jwk.JWKSet.from_json(requests.get(issuer + "/jwks", timeout=10).text)
+    token = jwt.JWT(jwt=response.json()["id_token"], key=keys, expected_type="JWS")
+    return json.loads(token.claims)
 
 
 def query_of(url: str) -> dict[str, str]:

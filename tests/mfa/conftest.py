@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 import secrets
 from dataclasses import dataclass
@@ -12,10 +11,9 @@ import pytest
 import requests
 from django_otp.oath import TOTP
 from django_otp.plugins.otp_totp.models import TOTPDevice
-from jwcrypto import jwk, jwt
 
 from accounts.mfa.services import recovery_codes_generate
-from tests.conftest import Browser, query_of
+from tests.conftest import Browser, query_of, redeem_code
 from tests.factories import UserFactory
 
 VERIFY_PATH = "/account/mfa/verify/"
@@ -129,22 +127,8 @@ def client_location(response: requests.Response, client) -> dict[str, str]:
 
 
 def id_token_claims(issuer: str, client, code: str) -> dict:
-    """Redeem ``code`` at the token endpoint; the ID token's claims, signature checked
-    against the published JWKS."""
-    response = requests.post(
-        issuer + "/token",
-        data={
-            "grant_type": "authorization_code",
-            "code": code,
-            "redirect_uri": client.redirect_uri,
-        },
-        auth=(client.client_id, client.client_secret),
-        timeout=10,
-    )
-    assert response.status_code == 200, response.text
-    keys = jwk.JWKSet.from_json(requests.get(issuer + "/jwks", timeout=10).text)
-    token = jwt.JWT(jwt=response.json()["id_token"], key=keys)
-    return json.loads(token.claims)
+    """Redeem ``code``; the ID token's claims, signature checked against the JWKS."""
+    return redeem_code(issuer, client, code)
 
 
 def sign_out(browser: Browser) -> None:

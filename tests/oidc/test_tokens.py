@@ -142,7 +142,7 @@ def test_token_responses_are_not_cached(rp, user, password):
 
 
 @pytest.mark.parametrize("client_fixture", ["rp", "spa_rp"])
-def test_password_grant_is_not_served(request, client_fixture, user, password):
+def test_password_grant_is_not_served(issuer, request, client_fixture, user, password):
     """RFC 9700 2.4: no password grant, and the token endpoint never checks a password.
 
     The answer is unsupported_grant_type whether the password is right or wrong: a
@@ -279,8 +279,10 @@ def test_public_client_without_pkce_is_refused(spa_rp, user, password):
 
 
 @pytest.mark.parametrize("client_fixture", ["spa_rp", "rp"])
-def test_plain_code_challenge_is_refused(request, client_fixture, user, password):
+def test_plain_code_challenge_is_refused(issuer, request, client_fixture, user, password):
     """code_challenge_method=plain is refused (only S256 is offered)."""
+    # ``issuer`` first: the live server's transactional database must be set up before
+    # ``user`` is created, or the server's connection cannot see it (PostgreSQL).
     rp = request.getfixturevalue(client_fixture)
     auth_request = rp.authorization_request(
         pkce=False, code_challenge="a" * 43, code_challenge_method="plain"

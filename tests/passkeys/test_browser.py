@@ -14,13 +14,10 @@ import secrets
 from typing import Any
 
 import pytest
-import requests
-from joserfc import jwt
-from joserfc.jwk import KeySet
 
 from accounts.passkeys.models import Passkey
 from tests.browser.test_pages import check_page
-from tests.conftest import query_of
+from tests.conftest import query_of, redeem_code
 
 from .authenticator import with_client_data
 
@@ -75,22 +72,9 @@ def password_sign_in(tab, email: str, password: str) -> None:
     tab.page.get_by_role("button", name="Sign in", exact=True).click()
 
 
-def id_token_claims(issuer: str, client, location: str) -> dict[str, Any]:
-    """Redeem the code in ``location`` at /token (client_secret_basic) and verify the ID
-    token's signature against the JWKS."""
-    response = requests.post(
-        issuer + "/token",
-        data={
-            "grant_type": "authorization_code",
-            "code": query_of(location)["code"],
-            "redirect_uri": client.redirect_uri,
-        },
-        auth=(client.client_id, client.client_secret),
-        timeout=10,
-    )
-    assert response.status_code == 200, response.text
-    keys = KeySet.import_key_set(requests.get(issuer + "/jwks", timeout=10).json())
-    return dict(jwt.decode(response.json()["id_token"], keys).claims)
+def id_token_claims(issuer: str, client, location: str) -> dict:
+    """Redeem the code in ``location``; the ID token's claims, signature checked."""
+    return redeem_code(issuer, client, query_of(location)["code"])
 
 
 def sign_out(tab) -> None:

@@ -8,11 +8,9 @@ from urllib.parse import urlencode
 import pytest
 import requests
 from django.test import Client
-from joserfc import jwt
-from joserfc.jwk import KeySet
 
 from accounts.passkeys.app_settings import app_settings
-from tests.conftest import query_of
+from tests.conftest import query_of, redeem_code
 
 from .authenticator import SoftAuthenticator
 from .conftest import register
@@ -41,19 +39,8 @@ def passkey_sign_in(browser, login_page, device: SoftAuthenticator) -> requests.
 
 
 def id_token_claims(issuer: str, client, location: str) -> dict:
-    response = requests.post(
-        issuer + "/token",
-        data={
-            "grant_type": "authorization_code",
-            "code": query_of(location)["code"],
-            "redirect_uri": client.redirect_uri,
-        },
-        auth=(client.client_id, client.client_secret),
-        timeout=10,
-    )
-    assert response.status_code == 200, response.text
-    keys = KeySet.import_key_set(requests.get(issuer + "/jwks", timeout=10).json())
-    return dict(jwt.decode(response.json()["id_token"], keys).claims)
+    """Redeem the code in ``location``; the ID token's claims, signature checked."""
+    return redeem_code(issuer, client, query_of(location)["code"])
 
 
 @pytest.mark.parametrize(

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import html
-import json
 import re
 import secrets
 from typing import Any
 from urllib.parse import urljoin
 
 import requests
-from jwcrypto import jwk, jwt
 
-from tests.conftest import Browser, Client, query_of
+from tests.conftest import Browser, Client, query_of, redeem_code
 
 
 def auth_params(client: Client, **extra: str) -> dict[str, str]:
@@ -65,21 +63,7 @@ def redeem(issuer: str, client: Client, location: str) -> dict[str, Any]:
     """Exchange the code in the relying party's callback ``location``; the verified claims
     of the ID token (signature checked against the provider's JWKS)."""
     assert location.startswith(client.redirect_uri + "?"), location
-    code = query_of(location)["code"]
-    response = requests.post(
-        issuer + "/token",
-        data={
-            "grant_type": "authorization_code",
-            "code": code,
-            "redirect_uri": client.redirect_uri,
-        },
-        auth=(client.client_id, client.client_secret),
-        timeout=10,
-    )
-    assert response.status_code == 200, response.text
-    keys = jwk.JWKSet.from_json(requests.get(issuer + "/jwks", timeout=10).text)
-    token = jwt.JWT(jwt=response.json()["id_token"], key=keys, expected_type="JWS")
-    claims = json.loads(token.claims)
+    claims = redeem_code(issuer, client, query_of(location)["code"])
     assert claims["iss"] == issuer
     assert claims["aud"] in (client.client_id, [client.client_id])
     return claims
