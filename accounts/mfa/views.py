@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from typing import Any
 from urllib.parse import urlencode
 
 from django.contrib import messages
@@ -160,6 +162,23 @@ def totp_remove(request: HttpRequest) -> HttpResponse:
     """Turn two-step verification off, after the password or a current code."""
     if totp_device_confirmed(user=request.user) is None:
         return HttpResponseRedirect(reverse("mfa:overview"))
+
+    def turn_off() -> HttpResponse:
+        totp_disable(user=request.user)
+        messages.success(request, _("Two-step verification is off."))
+        return HttpResponseRedirect(reverse("mfa:overview"))
+
+    return _after_reauthentication(request, turn_off, "accounts/mfa/totp_remove.html")
+
+
+def _after_reauthentication(
+    request: HttpRequest,
+    on_success: Callable[[], HttpResponse],
+    template: str,
+    context: dict[str, Any] | None = None,
+) -> HttpResponse:
+    """The re-authentication form (password or a current code) guarding a sensitive action:
+    on a valid POST ``on_success`` runs; otherwise the page, with the error if any."""
     form = ReauthenticationForm(_posted(request))
     if request.method == "POST":
         retry_after = failed_attempts_retry_after(request=request)
@@ -172,11 +191,9 @@ def totp_remove(request: HttpRequest) -> HttpResponse:
                 code=form.cleaned_data["code"],
             )
             if result.ok:
-                totp_disable(user=request.user)
-                messages.success(request, _("Two-step verification is off."))
-                return HttpResponseRedirect(reverse("mfa:overview"))
+                return on_success()
             form.add_error(None, _reauthentication_error(result))
-    return render(request, "accounts/mfa/totp_remove.html", {"form": form})
+    return render(request, template, {"form": form, **(context or {})})
 
 
 def _reauthentication_error(result: CodeCheck) -> str:
@@ -201,27 +218,16 @@ def recovery_codes(request: HttpRequest) -> HttpResponse:
         )
     if totp_device_confirmed(user=request.user) is None:
         return HttpResponseRedirect(reverse("mfa:overview"))
-    form = ReauthenticationForm(_posted(request))
-    if request.method == "POST":
-        retry_after = failed_attempts_retry_after(request=request)
-        if retry_after:
-            return _rate_limited(request, retry_after)
-        if form.is_valid():
-            result = reauthentication_verify(
-                request=request,
-                password=form.cleaned_data["password"],
-                code=form.cleaned_data["code"],
-            )
-            if result.ok:
-                request.session[SESSION_KEY_NEW_RECOVERY_CODES] = recovery_codes_generate(
-                    user=request.user
-                )
-                return HttpResponseRedirect(reverse("mfa:recovery-codes"))
-            form.add_error(None, _reauthentication_error(result))
-    return render(
+
+    def make_new_codes() -> HttpResponse:
+        request.session[SESSION_KEY_NEW_RECOVERY_CODES] = recovery_codes_generate(user=request.user)
+        return HttpResponseRedirect(reverse("mfa:recovery-codes"))
+
+    return _after_reauthentication(
         request,
+        make_new_codes,
         "accounts/mfa/recovery_codes.html",
-        {"form": form, "remaining": recovery_codes_remaining(user=request.user)},
+        {"remaining": recovery_codes_remaining(user=request.user)},
     )
 
 
