@@ -1,8 +1,17 @@
-"""Discovery and JWKS answered before Django's middleware.
+"""What the WSGI server calls first: the provider's requests sorted by what they need.
 
-They are public, the same for every caller, and the most requested documents (relying
-parties and resource servers fetch them often). The bytes are the ones the Django views serve
-(ciam/views.py), so both paths always agree.
+- Discovery and JWKS are public, the same for every caller and the most requested
+  documents: they are answered here from precomputed bytes (the ones the Django views serve,
+  ciam/views.py, so both paths always agree), before any Django machinery.
+- The back-channel endpoints (token, userinfo, introspection, revocation) are called by
+  servers, not browsers: no cookie, session, CSRF token, language or message is read or
+  written there. They run through a second Django handler whose middleware is
+  ``CIAM_BACKCHANNEL_MIDDLEWARE`` (security headers only) instead of the dozen the hosted
+  pages need, with the same URLs, views and error handling.
+- Everything else goes to Django's handler with the full ``MIDDLEWARE``.
+
+The live test server routes through this too (tests/conftest.py), so every protocol test
+exercises the production path.
 """
 
 from __future__ import annotations
@@ -10,24 +19,55 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from django.conf import settings
+from django.core.handlers.exception import convert_exception_to_response
+from django.core.handlers.wsgi import WSGIHandler
+from django.utils.module_loading import import_string
+
 from .keys import keyring
 from .views import discovery_bytes
 
 DISCOVERY_PATH = "/.well-known/openid-configuration"
 JWKS_PATH = "/jwks"
+BACKCHANNEL_PATHS = frozenset({"/token", "/userinfo", "/introspect", "/revoke"})
+
+WSGIApplication = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
-class PublicMetadataApplication:
-    """WSGI wrapper: GET/HEAD of discovery and JWKS, everything else to Django."""
+class BackchannelHandler(WSGIHandler):
+    """Django's WSGI handler with ``CIAM_BACKCHANNEL_MIDDLEWARE`` as its middleware.
 
-    def __init__(self, application: Callable[..., Iterable[bytes]]) -> None:
+    Only plain (``__call__``) middleware fits this short list: none of it may need
+    process_view, process_exception or process_template_response hooks.
+    """
+
+    def load_middleware(self, is_async: bool = False) -> None:
+        self._view_middleware = []
+        self._template_response_middleware = []
+        self._exception_middleware = []
+        handler = convert_exception_to_response(self._get_response)
+        for path in reversed(settings.CIAM_BACKCHANNEL_MIDDLEWARE):
+            handler = convert_exception_to_response(import_string(path)(handler))
+        self._middleware_chain = handler
+
+
+class ProviderApplication:
+    """WSGI router: metadata from bytes, back-channel calls to the lean handler, the rest to
+    ``application`` (Django with every middleware)."""
+
+    def __init__(
+        self, application: WSGIApplication, backchannel: WSGIApplication | None = None
+    ) -> None:
         self.application = application
+        self.backchannel = backchannel or BackchannelHandler()
 
     def __call__(
         self, environ: dict[str, Any], start_response: Callable[..., Any]
     ) -> Iterable[bytes]:
-        method = environ.get("REQUEST_METHOD", "")
         path = environ.get("PATH_INFO", "")
+        if path in BACKCHANNEL_PATHS:
+            return self.backchannel(environ, start_response)
+        method = environ.get("REQUEST_METHOD", "")
         if method not in ("GET", "HEAD") or path not in (DISCOVERY_PATH, JWKS_PATH):
             return self.application(environ, start_response)
         if path == DISCOVERY_PATH:

@@ -19,16 +19,19 @@ from datetime import timedelta
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.db import connections, router, transaction
 from django.db.models import Exists, OuterRef, Subquery
 from django.utils import timezone
 from jwcrypto import jws, jwt
 from jwcrypto.common import JWException
+from oauth2_provider.exceptions import FatalClientError
 from oauth2_provider.models import (
     AbstractApplication,
     get_access_token_model,
     get_grant_model,
     get_id_token_model,
     get_refresh_token_model,
+    refresh_token_expire_timedelta,
 )
 from oauth2_provider.oauth2_validators import OAuth2Validator
 from oauth2_provider.settings import oauth2_settings
@@ -37,6 +40,7 @@ from oauthlib.oauth2.rfc6749.errors import InvalidGrantError, UnsupportedRespons
 from .claims import CLAIMS_SUPPORTED, ClaimSource, user_claims
 from .keys import active_signing_key, keyring
 from .models import AuthorizationContext
+from .prepared import PreparedLookup
 
 AccessToken = get_access_token_model()
 Grant = get_grant_model()
@@ -86,6 +90,59 @@ def _contexts():
     return AuthorizationContext.objects.select_related("user", "user__profile").annotate(
         ciam_email_verified=_email_verified_subquery("user__")
     )
+
+
+def _access_token_with_claim_sources(checksum: str):
+    claims_request = AuthorizationContext.objects.filter(
+        token_family=OuterRef("refresh_token__token_family")
+    ).values("claims")[:1]
+    return (
+        AccessToken.objects.select_related("application", "user", "user__profile")
+        .annotate(
+            ciam_claims=Subquery(claims_request),
+            ciam_email_verified=_email_verified_subquery("user__"),
+        )
+        .filter(token_checksum=checksum)
+    )
+
+
+_ACCESS_TOKEN_LOOKUP = PreparedLookup(_access_token_with_claim_sources)
+_LIVE_REFRESH_TOKEN_LOOKUP = PreparedLookup(
+    lambda checksum: RefreshToken.objects.select_related("access_token", "user").filter(
+        token_checksum=checksum, revoked__isnull=True
+    )
+)
+_GRANT_LOOKUP = PreparedLookup(lambda code: Grant.objects.select_related("user").filter(code=code))
+_CONTEXT_BY_CODE_HASH_LOOKUP = PreparedLookup(lambda digest: _contexts().filter(code_hash=digest))
+_CONTEXT_BY_FAMILY_LOOKUP = PreparedLookup(
+    lambda family: _contexts().filter(token_family=family),
+    field=AuthorizationContext._meta.get_field("token_family"),
+)
+
+
+class RefreshTokenRaced(InvalidGrantError):
+    """Two requests redeemed the same refresh token at once; this one lost.
+
+    Raised inside the token request's transaction (which is rolled back); the caller then
+    revokes ``token_family``: a refresh token presented twice is treated as stolen, as DOT's
+    reuse protection treats a revoked one.
+    """
+
+    description = "The refresh token was used already."
+
+    def __init__(self, token_family: Any, request: Any) -> None:
+        super().__init__(request=request)
+        self.token_family = token_family
+
+
+def _delete_access_token(pk: int) -> None:
+    """One DELETE, nothing collected: the only row that pointed at it (the refresh token
+    just rotated) no longer does."""
+    connection = connections[router.db_for_write(AccessToken)]
+    table = connection.ops.quote_name(AccessToken._meta.db_table)
+    column = connection.ops.quote_name(AccessToken._meta.pk.column)
+    with connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM {table} WHERE {column} = %s", [pk])  # noqa: S608
 
 
 # Clients change rarely and are read on every token request: each process keeps them for a
@@ -144,9 +201,23 @@ class CIAMValidator(OAuth2Validator):
         client = self._load_application(client_id, request)
         return client is None or client.client_type == AbstractApplication.CLIENT_PUBLIC
 
+    def _grant_for(self, code: Any, request: Any) -> Any | None:
+        """The code's grant with its user, read once per token request (oauthlib asks for
+        its scopes first, to choose the OpenID grant, then validates it)."""
+        loaded = getattr(request, "ciam_grants", None)
+        if loaded is None:
+            loaded = request.ciam_grants = {}
+        if code not in loaded:
+            loaded[code] = _GRANT_LOOKUP.first(code) if isinstance(code, str) else None
+        return loaded[code]
+
+    def get_authorization_code_scopes(self, client_id, code, redirect_uri, request):
+        grant = self._grant_for(code, request)
+        return grant.scope.split() if grant is not None and grant.scope else []
+
     def validate_code(self, client_id, code, client, request, *args, **kwargs) -> bool:
-        grant = Grant.objects.select_related("user").filter(code=code, application=client).first()
-        if grant is None:
+        grant = self._grant_for(code, request)
+        if grant is None or grant.application_id != client.pk:
             self._revoke_tokens_of_replayed_code(code, client)
             return False
         if grant.is_expired():
@@ -161,7 +232,7 @@ class CIAMValidator(OAuth2Validator):
             request.nonce = grant.nonce
         if grant.claims:
             request.claims = json.loads(grant.claims)
-        request.ciam_context = _contexts().filter(code_hash=code_hash(code)).first()
+        request.ciam_context = _CONTEXT_BY_CODE_HASH_LOOKUP.first(code_hash(code))
         return True
 
     def get_code_challenge(self, code, request):
@@ -299,11 +370,60 @@ class CIAMValidator(OAuth2Validator):
             context.save(update_fields=["token_family", "redeemed_at"])
         return refresh_token
 
+    def validate_refresh_token(self, refresh_token, client, request, *args, **kwargs):
+        """A live refresh token in one prepared query (with its access token and user).
+
+        Anything else (revoked: reuse detection and the family's revocation; unknown) is
+        left to DOT, which decides exactly as before.
+        """
+        checksum = hashlib.sha256(str(refresh_token).encode("utf-8")).hexdigest()
+        rt = _LIVE_REFRESH_TOKEN_LOOKUP.first(checksum)
+        if rt is None:
+            return super().validate_refresh_token(refresh_token, client, request, *args, **kwargs)
+        if rt.access_token is None:
+            return False  # an orphan: nothing left to refresh against (as DOT decides)
+        lifetime = refresh_token_expire_timedelta()
+        if lifetime and rt.access_token.expires + lifetime <= timezone.now():
+            return False
+        request.user = rt.user
+        request.refresh_token = refresh_token
+        request.refresh_token_instance = rt
+        return rt.application_id == client.pk
+
     def save_bearer_token(self, token, request, *args, **kwargs):
         if "refresh_token" not in token:
             # One INSERT (client_credentials): no transaction round trips needed around it.
             return self._save_bearer_token(token, request, *args, **kwargs)
-        return super().save_bearer_token(token, request, *args, **kwargs)
+        previous = getattr(request, "refresh_token_instance", None)
+        if request.grant_type == "refresh_token" and isinstance(previous, RefreshToken):
+            # Joins the token request's transaction (ciam/services/tokens.py) if there is one.
+            with transaction.atomic(using=router.db_for_write(AccessToken), savepoint=False):
+                return self._rotate_refresh_token(token, request, previous)
+        with transaction.atomic(using=router.db_for_write(AccessToken), savepoint=False):
+            return self._save_bearer_token(token, request, *args, **kwargs)
+
+    def _rotate_refresh_token(self, token, request, previous) -> None:
+        """RFC 9700 4.14.2 rotation in four statements: claim the old refresh token with a
+        conditional UPDATE (only one concurrent request can), delete its access token, insert
+        the new pair. DOT's own path locks, re-reads and collects related rows first."""
+        if "scope" not in token:
+            raise FatalClientError("Failed to renew access token: missing scope")
+        self._check_and_set_request_resource(request)
+        now = timezone.now()
+        expires = now + timedelta(
+            seconds=token.get("expires_in", oauth2_settings.ACCESS_TOKEN_EXPIRE_SECONDS)
+        )
+        claimed = RefreshToken.objects.filter(pk=previous.pk, revoked__isnull=True).update(
+            revoked=now, access_token=None, updated=now
+        )
+        if not claimed:
+            raise RefreshTokenRaced(previous.token_family, request)
+        if previous.access_token_id is not None:
+            _delete_access_token(previous.access_token_id)
+        access_token = self._create_access_token(
+            expires, request, token, source_refresh_token=previous
+        )
+        self._create_refresh_token(request, token["refresh_token"], access_token, previous)
 
     # --- ID tokens and claims -------------------------------------------------------------
 
@@ -313,7 +433,7 @@ class CIAMValidator(OAuth2Validator):
             return context
         refresh_token = getattr(request, "refresh_token_instance", None)
         if refresh_token is not None and refresh_token.token_family:
-            context = _contexts().filter(token_family=refresh_token.token_family).first()
+            context = _CONTEXT_BY_FAMILY_LOOKUP.first(refresh_token.token_family)
             request.ciam_context = context
         return context
 
@@ -379,19 +499,7 @@ class CIAMValidator(OAuth2Validator):
     def _load_access_token(self, token):
         """One query per bearer token: the token, its client, user, profile, whether the
         email is verified and the ``claims`` request of its authorization (for UserInfo)."""
-        checksum = hashlib.sha256(token.encode("utf-8")).hexdigest()
-        claims_request = AuthorizationContext.objects.filter(
-            token_family=OuterRef("refresh_token__token_family")
-        ).values("claims")[:1]
-        return (
-            AccessToken.objects.select_related("application", "user", "user__profile")
-            .annotate(
-                ciam_claims=Subquery(claims_request),
-                ciam_email_verified=_email_verified_subquery("user__"),
-            )
-            .filter(token_checksum=checksum)
-            .first()
-        )
+        return _ACCESS_TOKEN_LOOKUP.first(hashlib.sha256(token.encode("utf-8")).hexdigest())
 
     def get_userinfo_claims(self, request):
         access_token = request.access_token

@@ -84,6 +84,9 @@ MIDDLEWARE = [
     "accounts.mfa.middleware.SecondFactorMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
+# Token, userinfo, introspection and revocation (ciam/fastpath.py): called by servers, they
+# read no cookie, session or language, so they skip the middleware the hosted pages need.
+CIAM_BACKCHANNEL_MIDDLEWARE = ["django.middleware.security.SecurityMiddleware"]
 
 ROOT_URLCONF = "ciam.urls"
 WSGI_APPLICATION = "ciam.wsgi.application"
@@ -121,7 +124,18 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     )
 else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DATABASE_CONN_MAX_AGE", default=60))
-    DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
+    # A health check is one more round trip ("SELECT 1") before every request's first query.
+    # Off by default: after a database restart each app thread fails one request, then
+    # reconnects. DATABASE_CONN_HEALTH_CHECKS=1 trades that round trip for none failing.
+    DATABASES["default"].setdefault(
+        "CONN_HEALTH_CHECKS", env.bool("DATABASE_CONN_HEALTH_CHECKS", default=False)
+    )
+    # Server-side parameter binding: the statement text is the same on every call, so
+    # psycopg prepares the frequent ones (after 5 uses per connection) and PostgreSQL stops
+    # parsing and planning them each time. Behind PgBouncer in transaction mode older than
+    # 1.21 (no max_prepared_statements), set DATABASE_SERVER_SIDE_BINDING=0.
+    if env.bool("DATABASE_SERVER_SIDE_BINDING", default=True):
+        DATABASES["default"].setdefault("OPTIONS", {}).setdefault("server_side_binding", True)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://ciam")}

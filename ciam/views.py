@@ -56,6 +56,7 @@ from .services.authorization import (
 from .services.cleanup import maybe_cleanup
 from .services.introspection import token_introspection
 from .services.logout import LogoutRejected, logout_request_validate
+from .services.tokens import token_response
 
 SESSION_KEY_LOGOUT = "ciam.logout"
 
@@ -217,10 +218,14 @@ class TokenView(View):
             params, body = _backchannel_params(request)
         except MalformedRequest as malformed:
             return _malformed(malformed.description)
-        if not dict(params).get("grant_type"):
+        grant_type = dict(params).get("grant_type")
+        if not grant_type:
             return _malformed("grant_type is missing.")
-        response_headers, response_body, status = oauth_server().create_token_response(
-            request.build_absolute_uri(), "POST", body, _oauthlib_headers(request), None
+        response_headers, response_body, status = token_response(
+            uri=request.build_absolute_uri(),
+            body=body,
+            headers=_oauthlib_headers(request),
+            grant_type=grant_type,
         )
         if status == 200:
             maybe_cleanup()

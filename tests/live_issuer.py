@@ -23,3 +23,26 @@ os.environ["DJANGO_LIVE_TEST_SERVER_ADDRESS"] = f"localhost:{_port}"
 # Tests serve static files from the source tree (no collectstatic manifest).
 os.environ["CIAM_STATIC_MANIFEST"] = "0"
 os.environ.setdefault("CIAM_VAR_DIR", os.path.join(os.getcwd(), "var", "test"))
+
+
+def _production_routing(application):
+    """The live server's WSGI application: static files from the source tree as Django's
+    live server serves them, inside the router production runs (ciam.wsgi): metadata from
+    bytes, token/userinfo/introspection/revocation through the back-channel handler."""
+    from ciam.fastpath import ProviderApplication
+
+    return ProviderApplication(_StaticFilesHandler(application))
+
+
+_StaticFilesHandler = None
+
+
+def pytest_configure(config) -> None:
+    # pytest-django's live server wraps Django's handler in StaticFilesHandler, looked up
+    # when the server starts: it gets the production router around it instead.
+    global _StaticFilesHandler
+    from django.contrib.staticfiles import handlers
+
+    if _StaticFilesHandler is None:
+        _StaticFilesHandler = handlers.StaticFilesHandler
+        handlers.StaticFilesHandler = _production_routing

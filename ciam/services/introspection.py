@@ -9,6 +9,8 @@ from django.utils import timezone
 from oauth2_provider.models import get_access_token_model, get_refresh_token_model
 from oauth2_provider.settings import oauth2_settings
 
+from ..prepared import PreparedLookup
+
 INACTIVE: dict[str, Any] = {"active": False}
 
 
@@ -47,13 +49,24 @@ def _common(instance: Any) -> dict[str, Any]:
     return data
 
 
-def _access(checksum: str) -> dict[str, Any] | None:
-    token = (
+_ACCESS_TOKEN = PreparedLookup(
+    lambda checksum: (
         get_access_token_model()
         .objects.select_related("application", "user")
         .filter(token_checksum=checksum)
-        .first()
     )
+)
+_REFRESH_TOKEN = PreparedLookup(
+    lambda checksum: (
+        get_refresh_token_model()
+        .objects.select_related("application", "user", "access_token")
+        .filter(token_checksum=checksum, revoked__isnull=True)
+    )
+)
+
+
+def _access(checksum: str) -> dict[str, Any] | None:
+    token = _ACCESS_TOKEN.first(checksum)
     if token is None or token.is_expired():
         return None
     data = _common(token)
@@ -62,12 +75,7 @@ def _access(checksum: str) -> dict[str, Any] | None:
 
 
 def _refresh(checksum: str) -> dict[str, Any] | None:
-    token = (
-        get_refresh_token_model()
-        .objects.select_related("application", "user", "access_token")
-        .filter(token_checksum=checksum, revoked__isnull=True)
-        .first()
-    )
+    token = _REFRESH_TOKEN.first(checksum)
     if token is None or token.access_token is None:
         return None
     data = _common(token)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 from base64 import urlsafe_b64encode
+from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -241,6 +244,58 @@ def test_refresh_rotation_reuse_revokes_family_for_public_client(spa_rp, user, p
     assert spa_rp.refresh_error(tokens["refresh_token"]) == "invalid_grant"
     assert spa_rp.refresh_error(third["refresh_token"]) == "invalid_grant"
     assert spa_rp.userinfo(third["access_token"]).status_code == 401
+
+
+def test_refresh_revokes_the_access_token_it_replaces(rp, user, password):
+    """Rotation ends the previous access token; the new one works at UserInfo."""
+    _, tokens = rp.sign_in(email=user.email, password=password)
+    refreshed = rp.refresh(tokens["refresh_token"])
+    assert rp.userinfo(tokens["access_token"]).status_code == 401
+    assert rp.userinfo(refreshed["access_token"]).json()["sub"] == str(user.pk)
+
+
+def test_refresh_token_redeemed_twice_at_once(rp, user, password, monkeypatch):
+    """Two requests with one refresh token at the same moment: the first gets the new pair,
+    the second invalid_grant (its read of the token predates the first's commit), and the
+    whole family is revoked, as for any refresh token presented twice."""
+    from ciam import oidc
+
+    _, tokens = rp.sign_in(email=user.email, password=password)
+    lookup = oidc._LIVE_REFRESH_TOKEN_LOOKUP
+    checksum = hashlib.sha256(tokens["refresh_token"].encode()).hexdigest()
+    stale = lookup.first(checksum)  # what the second request read before the first committed
+    winner = rp.refresh(tokens["refresh_token"])
+    monkeypatch.setattr(lookup, "first", lambda value: stale)
+    assert rp.refresh_error(tokens["refresh_token"]) == "invalid_grant"
+    monkeypatch.undo()
+    assert rp.refresh_error(winner["refresh_token"]) == "invalid_grant"
+    assert rp.userinfo(winner["access_token"]).status_code == 401
+
+
+def test_refresh_is_one_transaction_of_few_statements(rp, user, password):
+    """A refresh reads the token and its authorization, then writes the ID token, claims the
+    old refresh token, deletes its access token and inserts the new pair: one commit."""
+    from django.db import connection
+    from django.test import Client as DjangoClient
+    from django.test.utils import CaptureQueriesContext
+
+    _, tokens = rp.sign_in(email=user.email, password=password)
+    http = DjangoClient(HTTP_HOST=urlsplit(rp.metadata["issuer"]).netloc)
+    basic = base64.b64encode(f"{rp.client.client_id}:{rp.client.client_secret}".encode()).decode()
+    with CaptureQueriesContext(connection) as captured:
+        response = http.post(
+            "/token",
+            f"grant_type=refresh_token&refresh_token={tokens['refresh_token']}",
+            content_type="application/x-www-form-urlencoded",
+            HTTP_AUTHORIZATION=f"Basic {basic}",
+        )
+    assert response.status_code == 200, response.content
+    statements = [query["sql"].split()[0].upper() for query in captured.captured_queries]
+    assert statements.count("SELECT") <= 3, captured.captured_queries
+    assert statements.count("INSERT") == 3  # ID token, access token, refresh token
+    assert statements.count("UPDATE") == 1
+    assert statements.count("DELETE") == 1
+    assert "SAVEPOINT" not in statements
 
 
 # --- PKCE ---------------------------------------------------------------------------------------
