@@ -1,4 +1,4 @@
-"""WSGI entry point (gunicorn ciam.wsgi)."""
+"""WSGI entry point (granian --interface wsgi ciam.wsgi:application)."""
 
 import os
 
@@ -7,6 +7,6 @@ from django.core.wsgi import get_wsgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ciam.settings")
 django_application = get_wsgi_application()
 
-from ciam.fastpath import PublicMetadataApplication  # noqa: E402 - needs Django set up
+from ciam.fastpath import ProviderApplication  # noqa: E402 - needs Django set up
 
-application = PublicMetadataApplication(django_application)
+application = ProviderApplication(django_application)
