@@ -1,10 +1,11 @@
 """The provider against panva's oidc-provider, on this machine, in one run.
 
 ``benchmarks/run`` (which prepares .venv and the node packages) calls this. It starts a
-throwaway PostgreSQL 15, our provider under gunicorn as in production, the peer, and drives
-load at both from separate node processes (benchmarks/peer/load.mjs and signin.mjs). Then the
-token scenarios again on the SQLite default. It prints one table and writes everything to
-benchmarks/results/<timestamp>.json (server logs and profiles beside it, in <timestamp>/).
+throwaway PostgreSQL 15, our provider under granian as in production (deploy/serve), the peer,
+and drives load at both from separate node processes (benchmarks/peer/load.mjs and
+signin.mjs). Then the token scenarios again on the SQLite default. It prints one table and
+writes everything to benchmarks/results/<timestamp>.json (server logs and profiles beside it,
+in <timestamp>/).
 See benchmarks/README.md for what each scenario does and how to read the figures.
 """
 
@@ -17,6 +18,7 @@ import datetime as dt
 import glob
 import json
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -37,8 +39,18 @@ ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "benchmarks"
 PEER_DIR = BENCH / "peer"
 RESULTS = BENCH / "results"
-VENV_BIN = Path(sys.executable).parent
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+SERVE = ROOT / "deploy" / "serve"  # how production runs the provider under granian
+
+
+def serve_default(name: str) -> str:
+    """The default deploy/serve gives a setting (its line ``export NAME="${NAME:-value}"``)."""
+    match = re.search(r"\$\{" + name + r":-([^}]+)\}", SERVE.read_text())
+    if not match:
+        raise RuntimeError(f"{SERVE} has no default for {name}")
+    return match.group(1)
+
 
 REDIRECT_URI = "http://127.0.0.1:9/callback"  # never contacted: the drivers stop at it
 SERVICE_ID = "bench-service"
@@ -100,11 +112,15 @@ class Stack:
 
 
 def stop_process(proc: subprocess.Popen, timeout: float = 15) -> None:
-    """SIGTERM to the process group this run created for ``proc``, then SIGKILL."""
+    """SIGTERM to ``proc``, then SIGKILL to the process group this run created for it.
+
+    As systemd's KillMode=mixed in deploy/ciam.service: the main process stops its own
+    children (granian its workers, after their requests in flight).
+    """
     if proc.poll() is not None:
         return
     with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGTERM)
+        os.kill(proc.pid, signal.SIGTERM)
     try:
         proc.wait(timeout)
     except subprocess.TimeoutExpired:
@@ -429,18 +445,15 @@ class Server:
 
 @dataclass
 class WorkerConfig:
-    worker_class: str
     workers: int
-    threads: int
+    blocking_threads: int
 
     def describe(self) -> str:
-        if self.worker_class == "gthread":
-            return f"gunicorn gthread, {self.workers} workers x {self.threads} threads"
-        return f"gunicorn {self.worker_class}, {self.workers} workers"
+        return f"granian WSGI, {self.workers} workers x {self.blocking_threads} blocking threads"
 
 
 class Ours:
-    """Our provider as in production: DEBUG off, gunicorn, static files collected."""
+    """Our provider as in production: DEBUG off, deploy/serve (granian), static collected."""
 
     def __init__(
         self,
@@ -505,6 +518,7 @@ class Ours:
         return json.loads(done.stdout)
 
     def prepare(self) -> None:
+        # Secrets are given as --option=value: a random one may begin with "-".
         self.manage("migrate", "--noinput")
         self.manage("collectstatic", "--noinput")
         self.manage(
@@ -515,8 +529,7 @@ class Ours:
             "service",
             "--client-id",
             SERVICE_ID,
-            "--client-secret",
-            self.creds.service_secret,
+            f"--client-secret={self.creds.service_secret}",
         )
         self.manage(
             "create_client",
@@ -526,8 +539,7 @@ class Ours:
             "web",
             "--client-id",
             WEB_ID,
-            "--client-secret",
-            self.creds.web_secret,
+            f"--client-secret={self.creds.web_secret}",
             "--redirect-uri",
             REDIRECT_URI,
             "--first-party",
@@ -544,41 +556,29 @@ class Ours:
             "User",
         )
 
-    def start(self, stack: Stack, workers: WorkerConfig, *, preload: bool) -> Server:
-        log_path = self.logs / f"gunicorn-{self.label}.log"
-        command = [
-            str(VENV_BIN / "gunicorn"),
-            "ciam.wsgi:application",
-            "--bind",
-            f"127.0.0.1:{self.port}",
-            "--worker-class",
-            workers.worker_class,
-            "--workers",
-            str(workers.workers),
-            "--threads",
-            str(workers.threads),
-            "--keep-alive",
-            "75",
-            "--timeout",
-            "60",
-            "--error-logfile",
-            str(log_path),
-            "--log-level",
-            "warning",
-            "--chdir",
-            str(ROOT),
-        ]
-        if preload:
-            command.append("--preload")
+    def start(self, stack: Stack, workers: WorkerConfig) -> Server:
+        """deploy/serve, as deploy/ciam.service runs it: its defaults, but this port."""
+        log_path = self.logs / f"granian-{self.label}.log"
+        env = {
+            **{k: v for k, v in self.env.items() if not k.startswith("GRANIAN_")},
+            # deploy/ciam.service sets it for the same reason.
+            "MALLOC_ARENA_MAX": "2",
+            "GRANIAN_HOST": "127.0.0.1",
+            "GRANIAN_PORT": str(self.port),
+            "GRANIAN_WORKERS": str(workers.workers),
+            "GRANIAN_BLOCKING_THREADS": str(workers.blocking_threads),
+            "GRANIAN_LOG_LEVEL": "warning",
+        }
+        handle = open(log_path, "w")  # noqa: SIM115 - closed with the process
         proc = subprocess.Popen(
-            command,
+            [str(SERVE)],
             cwd=ROOT,
-            env=self.env,
+            env=env,
             start_new_session=True,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stdout=handle,
+            stderr=subprocess.STDOUT,
         )
-        stack.push(f"gunicorn {self.label}", lambda: stop_process(proc))
+        stack.push(f"granian {self.label}", lambda: (stop_process(proc), handle.close()))
         wait_http(f"{self.base}/.well-known/openid-configuration", proc, log_path)
         return Server(f"ours ({self.label})", self.base, proc, log_path)
 
@@ -866,7 +866,7 @@ def py_spy_path() -> Path:
 
 @contextlib.contextmanager
 def py_spy(pid: int, output: Path, seconds: int) -> Iterator[None]:
-    """Sample every gunicorn worker (on-CPU stacks, 200 Hz) while the block runs."""
+    """Sample granian's worker processes (children of ``pid``; on-CPU stacks, 200 Hz)."""
     proc = subprocess.Popen(
         [
             str(py_spy_path()),
@@ -1335,18 +1335,17 @@ def judge(results: dict[str, Any]) -> list[dict[str, Any]]:
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="benchmarks/run", description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="short runs (about 3 minutes)")
-    parser.add_argument("--worker-class", choices=["sync", "gthread"], default="gthread")
     parser.add_argument(
         "--workers",
         type=int,
         default=None,
-        help="gunicorn workers (default: 2 x cores for sync, cores for gthread)",
+        help="granian worker processes (default: deploy/serve's, one per core)",
     )
-    parser.add_argument("--threads", type=int, default=4, help="threads per gthread worker")
     parser.add_argument(
-        "--no-preload",
-        action="store_true",
-        help="import the app in each worker instead of once in the master",
+        "--blocking-threads",
+        type=int,
+        default=None,
+        help="threads running the app in each worker (default: deploy/serve's)",
     )
     parser.add_argument("--signin-concurrency", type=int, default=8)
     parser.add_argument(
@@ -1378,9 +1377,8 @@ def main(argv: list[str]) -> int:
     args = parse_args(argv)
     cores = os.cpu_count() or 1
     workers = WorkerConfig(
-        args.worker_class,
-        args.workers or (2 * cores if args.worker_class == "sync" else cores),
-        args.threads if args.worker_class == "gthread" else 1,
+        args.workers or cores,
+        args.blocking_threads or int(serve_default("GRANIAN_BLOCKING_THREADS")),
     )
     cfg = (
         Settings(
@@ -1435,7 +1433,7 @@ def main(argv: list[str]) -> int:
             ).stdout.strip(),
         },
         "ours": {
-            "server": workers.describe() + ("" if args.no_preload else ", --preload"),
+            "server": workers.describe(),
             "database": "PostgreSQL 15 (fsync=off)"
             + ("" if args.no_redis else " + Redis (cache, cached_db sessions)")
             + ", then the SQLite default",
@@ -1481,7 +1479,7 @@ def main(argv: list[str]) -> int:
         results["hash"] = measured["hash"]
         results["in_process"] = measured.get("in_process", {})
 
-        ours = ours_pg.start(stack, workers, preload=not args.no_preload)
+        ours = ours_pg.start(stack, workers)
         peer = None if args.no_peer else start_peer(stack, creds, logs)
         db_pid = lambda: pg.pid  # noqa: E731
 
@@ -1607,7 +1605,7 @@ def main(argv: list[str]) -> int:
             log("SQLite default: migrate, clients, user")
             ours_sqlite = Ours(label="sqlite", work=work, database_url=None, creds=creds, logs=logs)
             ours_sqlite.prepare()
-            sqlite_server = ours_sqlite.start(stack, workers, preload=not args.no_preload)
+            sqlite_server = ours_sqlite.start(stack, workers)
             mint(sqlite_server, creds, 2, peer=False)
             for scenario in SCENARIOS:
                 if not scenario.sqlite or (
