@@ -297,6 +297,8 @@ OAUTH2_PROVIDER = {
     "OIDC_RESPONSE_TYPES_SUPPORTED": ["code"],
     "OIDC_RP_INITIATED_LOGOUT_ENABLED": True,
     "OAUTH2_VALIDATOR_CLASS": "ciam.oidc.CIAMValidator",
+    "ACCESS_TOKEN_GENERATOR": "ciam.oidc.generate_token",
+    "REFRESH_TOKEN_GENERATOR": "ciam.oidc.generate_token",
     "SCOPES": {
         "openid": _("Your account identifier"),
         "profile": _("Your name and basic profile"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import re
 from base64 import urlsafe_b64encode
 from urllib.parse import urlsplit
 
@@ -244,6 +245,16 @@ def test_refresh_rotation_reuse_revokes_family_for_public_client(spa_rp, user, p
     assert spa_rp.refresh_error(tokens["refresh_token"]) == "invalid_grant"
     assert spa_rp.refresh_error(third["refresh_token"]) == "invalid_grant"
     assert spa_rp.userinfo(third["access_token"]).status_code == 401
+
+
+def test_tokens_are_256_random_bits(rp, user, password):
+    """Access and refresh tokens are 43 base64url characters (256 bits), all different."""
+    _, tokens = rp.sign_in(email=user.email, password=password)
+    refreshed = rp.refresh(tokens["refresh_token"])
+    values = [tokens[k] for k in ("access_token", "refresh_token")]
+    values += [refreshed[k] for k in ("access_token", "refresh_token")]
+    assert all(re.fullmatch(r"[A-Za-z0-9_-]{43}", value) for value in values), values
+    assert len(set(values)) == 4
 
 
 def test_refresh_revokes_the_access_token_it_replaces(rp, user, password):
