@@ -111,3 +111,13 @@ def test_backchannel_method_not_allowed_is_405():
     """A GET on the token endpoint is refused by the view, not served by another route."""
     status, _, _ = call("/token")
     assert status.startswith("405")
+
+
+def test_startup_objects_are_frozen():
+    """Loading the WSGI entry point freezes what start-up loaded (Django, the apps, every
+    view): full garbage collections in a worker then leave those objects alone."""
+    import gc
+
+    import ciam.wsgi  # noqa: F401
+
+    assert gc.get_freeze_count() > 10_000
