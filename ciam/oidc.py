@@ -59,6 +59,11 @@ def generate_token(request: Any = None) -> str:
     return secrets.token_urlsafe(32)
 
 
+def token_checksum(token: str) -> str:
+    """The SHA-256 hex digest DOT stores as ``token_checksum`` and looks tokens up by."""
+    return hashlib.sha256(token.encode("utf-8", errors="replace")).hexdigest()
+
+
 def code_hash(code: str) -> str:
     return hashlib.sha256(code.encode()).hexdigest()
 
@@ -383,8 +388,7 @@ class CIAMValidator(OAuth2Validator):
         Anything else (revoked: reuse detection and the family's revocation; unknown) is
         left to DOT, which decides exactly as before.
         """
-        checksum = hashlib.sha256(str(refresh_token).encode("utf-8")).hexdigest()
-        rt = _LIVE_REFRESH_TOKEN_LOOKUP.first(checksum)
+        rt = _LIVE_REFRESH_TOKEN_LOOKUP.first(token_checksum(str(refresh_token)))
         if rt is None:
             return super().validate_refresh_token(refresh_token, client, request, *args, **kwargs)
         if rt.access_token is None:
@@ -402,11 +406,10 @@ class CIAMValidator(OAuth2Validator):
             # One INSERT (client_credentials): no transaction round trips needed around it.
             return self._save_bearer_token(token, request, *args, **kwargs)
         previous = getattr(request, "refresh_token_instance", None)
-        if request.grant_type == "refresh_token" and isinstance(previous, RefreshToken):
-            # Joins the token request's transaction (ciam/services/tokens.py) if there is one.
-            with transaction.atomic(using=router.db_for_write(AccessToken), savepoint=False):
-                return self._rotate_refresh_token(token, request, previous)
+        # Joins the token request's transaction (ciam/services/tokens.py) if there is one.
         with transaction.atomic(using=router.db_for_write(AccessToken), savepoint=False):
+            if request.grant_type == "refresh_token" and isinstance(previous, RefreshToken):
+                return self._rotate_refresh_token(token, request, previous)
             return self._save_bearer_token(token, request, *args, **kwargs)
 
     def _rotate_refresh_token(self, token, request, previous) -> None:
@@ -506,7 +509,7 @@ class CIAMValidator(OAuth2Validator):
     def _load_access_token(self, token):
         """One query per bearer token: the token, its client, user, profile, whether the
         email is verified and the ``claims`` request of its authorization (for UserInfo)."""
-        return _ACCESS_TOKEN_LOOKUP.first(hashlib.sha256(token.encode("utf-8")).hexdigest())
+        return _ACCESS_TOKEN_LOOKUP.first(token_checksum(token))
 
     def get_userinfo_claims(self, request):
         access_token = request.access_token

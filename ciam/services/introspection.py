@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
 from django.utils import timezone
 from oauth2_provider.models import get_access_token_model, get_refresh_token_model
 from oauth2_provider.settings import oauth2_settings
 
+from ..oidc import token_checksum
 from ..prepared import PreparedLookup
 
 INACTIVE: dict[str, Any] = {"active": False}
@@ -17,7 +17,7 @@ INACTIVE: dict[str, Any] = {"active": False}
 def token_introspection(*, token: str, hint: str = "") -> dict[str, Any]:
     """What an authenticated client may know about ``token``; ``{"active": false}`` alone
     for anything unknown, expired or revoked (RFC 7662 2.2)."""
-    checksum = hashlib.sha256(token.encode("utf-8", errors="replace")).hexdigest()
+    checksum = token_checksum(token)
     order = (
         ["refresh_token", "access_token"]
         if hint == "refresh_token"
