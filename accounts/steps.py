@@ -9,7 +9,7 @@ from django.http import HttpRequest
 from django.urls import reverse
 
 from ciam.interaction import InteractionStep, PendingAuthorization
-from ciam.oidc import verify_id_token
+from ciam.oauth.id_tokens import verify_id_token
 from sessions_ctx.selectors import session_auth_state
 
 

@@ -9,11 +9,20 @@ class CiamConfig(AppConfig):
     def ready(self) -> None:
         from django.db.models.signals import post_delete, post_migrate, post_save
 
+        from sessions_ctx.signals import session_ended
+
         from .models import Application
-        from .receivers import ensure_signing_keys, forget_cached_application
+        from .receivers import (
+            ensure_signing_keys,
+            forget_cached_application,
+            revoke_tokens_of_ended_session,
+        )
 
         post_migrate.connect(ensure_signing_keys, sender=self, dispatch_uid="ciam.signing_keys")
         for signal in (post_save, post_delete):
             signal.connect(
                 forget_cached_application, sender=Application, dispatch_uid=f"ciam.app.{id(signal)}"
             )
+        session_ended.connect(
+            revoke_tokens_of_ended_session, dispatch_uid="ciam.revoke_tokens_of_ended_session"
+        )

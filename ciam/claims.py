@@ -2,7 +2,7 @@
 
 ``SCOPE_CLAIMS`` is the scope -> claims table (OIDC Core 5.4); ``user_claims`` is a pure
 function of the user, their profile, the granted scopes and the ``claims`` request parameter
-(OIDC Core 5.5). The validator in ciam/oidc.py calls it for ID tokens and UserInfo.
+(OIDC Core 5.5). The validator in ciam/oauth/validator.py calls it for ID tokens and UserInfo.
 """
 
 from __future__ import annotations

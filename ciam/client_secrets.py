@@ -11,12 +11,18 @@ from __future__ import annotations
 import hashlib
 import hmac
 from functools import cache
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.contrib.auth.hashers import BasePasswordHasher, mask_hash
 from django.utils.crypto import constant_time_compare
 from django.utils.encoding import force_bytes
 from django.utils.translation import gettext_noop as _
+
+from .app_settings import app_settings
+
+if TYPE_CHECKING:
+    from django.utils.functional import _StrPromise
 
 ALGORITHM = "ciam_hmac_sha256"
 
@@ -29,7 +35,7 @@ def _key(secret_key: str, client_secret_key: str) -> bytes:
 
 def client_secret_digest(secret: str, salt: str) -> str:
     """HMAC-SHA256 of a client secret under the server's client-secret key."""
-    key = _key(settings.SECRET_KEY, settings.CIAM_CLIENT_SECRET_KEY)
+    key = _key(settings.SECRET_KEY, app_settings.CLIENT_SECRET_KEY)
     return hmac.new(key, force_bytes(salt) + b"$" + force_bytes(secret), hashlib.sha256).hexdigest()
 
 
@@ -42,7 +48,7 @@ class ClientSecretHasher(BasePasswordHasher):
         return super().salt()[:16]
 
     def encode(self, password: str, salt: str) -> str:
-        self._check_encode_args(password, salt)
+        self._check_encode_args(password, salt)  # type: ignore[attr-defined]  # not in django-stubs
         return f"{self.algorithm}${salt}${client_secret_digest(password, salt)}"
 
     def decode(self, encoded: str) -> dict[str, str]:
@@ -56,7 +62,7 @@ class ClientSecretHasher(BasePasswordHasher):
             client_secret_digest(password, decoded["salt"]), decoded["hash"]
         )
 
-    def safe_summary(self, encoded: str) -> dict[str, str]:
+    def safe_summary(self, encoded: str) -> dict[str | _StrPromise, Any]:
         decoded = self.decode(encoded)
         return {_("algorithm"): decoded["algorithm"], _("hash"): mask_hash(decoded["hash"])}
 

@@ -15,12 +15,12 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from jwcrypto import jwk
 from oauth2_provider.settings import oauth2_settings
 
+from .app_settings import app_settings
 from .models import SigningKey
 
 RELOAD_SECONDS = 60
@@ -75,7 +75,7 @@ def publication_window() -> timedelta:
 
 
 def _configured_key() -> LoadedKey | None:
-    path = settings.CIAM_SIGNING_KEY_FILE
+    path = app_settings.SIGNING_KEY_FILE
     if not path:
         return None
     with open(path, "rb") as handle:

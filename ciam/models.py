@@ -7,11 +7,34 @@ from django.utils.translation import gettext_lazy as _
 from oauth2_provider.models import AbstractApplication
 from oauth2_provider.settings import oauth2_settings
 
+from sessions_ctx.constants import (
+    ACR_ONE_FACTOR,
+    ACR_PHISHING_RESISTANT,
+    ACR_PHISHING_RESISTANT_HARDWARE,
+    ACR_TWO_FACTORS,
+    ACR_VALUES_SUPPORTED,
+)
+
+# What a client may demand as its minimum acr (sessions_ctx.constants, weakest first). One
+# factor is what every signed-in session has already: "Any" stands for it. A value added to
+# ACR_VALUES_SUPPORTED appears here too (under its own name until it gets a label).
+_ACR_LABELS = {
+    ACR_TWO_FACTORS: _("Two factors"),
+    ACR_PHISHING_RESISTANT: _("Phishing-resistant (passkey)"),
+    ACR_PHISHING_RESISTANT_HARDWARE: _("Phishing-resistant, hardware key"),
+}
+MIN_ACR_CHOICES = [
+    ("", _("Any")),
+    *((acr, _ACR_LABELS.get(acr, acr)) for acr in ACR_VALUES_SUPPORTED if acr != ACR_ONE_FACTOR),
+]
+
 
 class Application(AbstractApplication):
     """An OAuth 2.0 / OpenID Connect client (relying party).
 
     ``skip_authorization`` marks a first-party client: its users are not asked for consent.
+    Its ID tokens are signed with the keys of ciam/keys.py (ciam/oauth/id_tokens.py), not
+    with DOT's ``jwk_key`` (one key from ``OIDC_RSA_PRIVATE_KEY``).
     """
 
     ES256_ALGORITHM = "ES256"
@@ -21,27 +44,21 @@ class Application(AbstractApplication):
         (ES256_ALGORITHM, _("ECDSA P-256 with SHA-2 256")),
     )
 
-    algorithm = models.CharField(
+    algorithm: models.CharField[str, str] = models.CharField(
         _("ID token signing algorithm"),
         max_length=5,
         choices=ALGORITHM_TYPES,
         default=AbstractApplication.RS256_ALGORITHM,
         blank=True,
     )
-    logo_url = models.URLField(_("logo URL"), blank=True)
-    min_acr = models.CharField(
+    logo_url: models.URLField[str, str] = models.URLField(_("logo URL"), blank=True)
+    min_acr: models.CharField[str, str] = models.CharField(
         _("minimum authentication level"),
         max_length=8,
         blank=True,
-        choices=[
-            ("", _("Any")),
-            ("2", _("Two factors")),
-            ("phr", _("Phishing-resistant (passkey)")),
-            ("phrh", _("Phishing-resistant, hardware key")),
-        ],
+        choices=MIN_ACR_CHOICES,
         help_text=_("Users are asked to step up to this level before this client gets a code."),
     )
-    backchannel_logout_uri = models.URLField(_("back-channel logout URI"), blank=True)
 
     class Meta(AbstractApplication.Meta):
         verbose_name = _("client application")
@@ -61,12 +78,6 @@ class Application(AbstractApplication):
             errors = {field: items for field, items in errors.items() if items}
             if errors:
                 raise ValidationError(errors) from error
-
-    @property
-    def jwk_key(self):
-        from .keys import active_signing_key
-
-        return active_signing_key(self.algorithm or self.RS256_ALGORITHM).jwk
 
 
 class SigningKey(models.Model):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from .keys import signing_keys_ensure
+from .oauth.client_cache import application_cache_forget
 
 
 def ensure_signing_keys(sender: Any, using: str = "default", **kwargs: Any) -> None:
@@ -14,6 +15,20 @@ def ensure_signing_keys(sender: Any, using: str = "default", **kwargs: Any) -> N
 
 def forget_cached_application(sender: Any, instance: Any, **kwargs: Any) -> None:
     """A client saved or deleted here is read afresh by this process's next request."""
-    from .oidc import application_cache_forget
-
     application_cache_forget(instance.client_id)
+
+
+def revoke_tokens_of_ended_session(sender: Any, sid: str, **kwargs: Any) -> None:
+    """sessions_ctx.signals.session_ended: the tokens issued from the ended session are
+    revoked (their whole refresh-token family), except those granted with
+    ``offline_access``, which outlive the session (OIDC Core 11)."""
+    from oauth2_provider.models import get_refresh_token_model
+
+    from .models import AuthorizationContext
+
+    families = AuthorizationContext.objects.filter(
+        sid=sid, offline=False, token_family__isnull=False
+    ).values_list("token_family", flat=True)
+    refresh_token_model = get_refresh_token_model()
+    for family in families:
+        refresh_token_model.revoke_family(family)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import secrets
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import environ
@@ -92,7 +93,7 @@ ROOT_URLCONF = "ciam.urls"
 WSGI_APPLICATION = "ciam.wsgi.application"
 ASGI_APPLICATION = "ciam.asgi.application"
 
-TEMPLATES = [
+TEMPLATES: list[dict[str, Any]] = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
         "DIRS": [BASE_DIR / "templates"],
@@ -288,7 +289,7 @@ ACCOUNT_DEFAULT_HTTP_PROTOCOL = "https" if ISSUER_IS_HTTPS else "http"
 ANONYMOUS_USER_NAME = None
 GUARDIAN_RENDER_403 = True
 
-# The OpenID Provider: django-oauth-toolkit, extended in ciam/oidc.py.
+# The OpenID Provider: django-oauth-toolkit, extended in ciam/oauth/.
 OAUTH2_PROVIDER_APPLICATION_MODEL = "ciam.Application"
 CIAM_ACCESS_TOKEN_SECONDS = env.int("CIAM_ACCESS_TOKEN_SECONDS", default=3600)
 OAUTH2_PROVIDER = {
@@ -296,9 +297,9 @@ OAUTH2_PROVIDER = {
     "OIDC_ISS_ENDPOINT": CIAM_ISSUER,
     "OIDC_RESPONSE_TYPES_SUPPORTED": ["code"],
     "OIDC_RP_INITIATED_LOGOUT_ENABLED": True,
-    "OAUTH2_VALIDATOR_CLASS": "ciam.oidc.CIAMValidator",
-    "ACCESS_TOKEN_GENERATOR": "ciam.oidc.generate_token",
-    "REFRESH_TOKEN_GENERATOR": "ciam.oidc.generate_token",
+    "OAUTH2_VALIDATOR_CLASS": "ciam.oauth.validator.CIAMValidator",
+    "ACCESS_TOKEN_GENERATOR": "ciam.oauth.tokens.generate_token",
+    "REFRESH_TOKEN_GENERATOR": "ciam.oauth.tokens.generate_token",
     "SCOPES": {
         "openid": _("Your account identifier"),
         "profile": _("Your name and basic profile"),
@@ -347,6 +348,9 @@ CIAM_INTERACTION_STEPS = [
     "accounts.passkeys.steps.PasskeyOfferStep",
     "consent.steps.ConsentStep",
 ]
+# Second factors a session may still owe (sessions_ctx.policy.session_second_factor_missing):
+# adding a passkey waits until the authenticator app's code was given.
+CIAM_SESSIONS_SECOND_FACTOR_CHECKS = ["accounts.mfa.selectors.session_needs_second_factor"]
 
 LOGGING = {
     "version": 1,
@@ -359,7 +363,7 @@ LOGGING = {
     },
 }
 
-# --- Passwordless sign-in by email and social login (accounts/passwordless) ---
+# --- Passwordless sign-in by email (accounts/passwordless) and social login (accounts/social) ---
 # Sign-in and sign-up with one email holding a 6-digit code and a one-click link
 # (accounts/passwordless). It replaces allauth's login-by-code, which neither signs up nor
 # sends links; other options (attempts, resend cool-down, throttles) are read through
@@ -372,17 +376,17 @@ TEMPLATES[0]["OPTIONS"]["context_processors"].append(
     "accounts.passwordless.context_processors.email_sign_in"
 )
 
-# Social login: operators add Google, Facebook, Apple or any OpenID Connect provider as a
-# "Social application" in the admin; only configured providers get a button. There is no
-# django.contrib.sites: allauth then uses every SocialApp for this one site.
+# Social login (accounts/social): operators add Google, Facebook, Apple or any OpenID Connect
+# provider as a "Social application" in the admin; only configured providers get a button.
+# There is no django.contrib.sites: allauth then uses every SocialApp for this one site.
 INSTALLED_APPS += [
     "allauth.socialaccount.providers.google",
     "allauth.socialaccount.providers.facebook",
     "allauth.socialaccount.providers.apple",
     "allauth.socialaccount.providers.openid_connect",
 ]
-SOCIALACCOUNT_ADAPTER = "accounts.passwordless.adapter.SocialAccountAdapter"
-SOCIALACCOUNT_FORMS = {"disconnect": "accounts.passwordless.forms.SocialDisconnectForm"}
+SOCIALACCOUNT_ADAPTER = "accounts.social.adapter.SocialAccountAdapter"
+SOCIALACCOUNT_FORMS = {"disconnect": "accounts.social.forms.SocialDisconnectForm"}
 # A first social sign-in creates the account with no form, unless the provider sent no
 # email; an unverified one is verified by code (SOCIALACCOUNT_EMAIL_VERIFICATION follows
 # ACCOUNT_EMAIL_VERIFICATION).
@@ -390,7 +394,7 @@ SOCIALACCOUNT_AUTO_SIGNUP = True
 SOCIALACCOUNT_EMAIL_REQUIRED = True
 SOCIALACCOUNT_QUERY_EMAIL = True
 # A provider's word never opens an existing account: a matching verified email leads to
-# "sign in to that account, then link" (accounts/passwordless/adapter.py).
+# "sign in to that account, then link" (accounts/social/adapter.py).
 SOCIALACCOUNT_EMAIL_AUTHENTICATION = False
 SOCIALACCOUNT_EMAIL_AUTHENTICATION_AUTO_CONNECT = False
 # Sign-in with a provider starts with a POST (the buttons are forms), never a bare link.

@@ -29,3 +29,10 @@ ACR_VALUES_SUPPORTED = [
     ACR_PHISHING_RESISTANT_HARDWARE,
 ]
 ACR_RANK = {value: rank for rank, value in enumerate(ACR_VALUES_SUPPORTED, start=1)}
+
+# RFC 8176: a password (the proof a re-authentication asks for most).
+AMR_PASSWORD = "pwd"  # noqa: S105 - a method name, not a password
+
+# Failed re-authentication counters (Django cache; see throttle.py and
+# services/reauthentication.py).
+CACHE_PREFIX_REAUTHENTICATION = "ciam.sessions.reauthentication"

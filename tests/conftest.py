@@ -22,11 +22,11 @@ def _fresh_cache() -> None:
     from django.core.cache import cache
 
     import ciam.keys
-    import ciam.oidc
+    import ciam.oauth.client_cache
 
     cache.clear()
     ciam.keys._keyring = None
-    ciam.oidc.application_cache_forget()
+    ciam.oauth.client_cache.application_cache_forget()
 
 
 @pytest.fixture

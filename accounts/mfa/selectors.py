@@ -3,14 +3,10 @@
 The decision that ``steps.SecondFactorStep`` and the verification page share is
 ``second_factor_decision``. Its rules:
 
-1. A client may demand an authentication level (acr, sessions_ctx/strength.py):
-   - ``acr_values`` (OIDC Core 3.1.2.1): the weakest value this provider knows is the
-     demand (any listed value is acceptable); unknown values alone demand nothing;
-   - the ``claims`` parameter's ``id_token.acr`` with ``essential: true`` and ``values`` or
-     ``value`` (OIDC Core 5.5.1.1): the weakest known value; when none is known the demand
-     cannot be met (a failed authentication, OIDC Core 5.5.1.1);
-   - the client's registered minimum, ``Application.min_acr``.
-   The strongest of these is the client's demand; the session's acr must reach it.
+1. A client may demand an authentication level (acr): acr_values, an essential ``acr``
+   claim, its registered ``min_acr``. sessions_ctx.policy says what the request demands
+   (``client_acr_requirement``) and what the session lacks to meet it (``acr_shortfall``);
+   the session's acr must reach the demand.
 2. A user who has confirmed an authenticator app gives a code from it once per session
    (the user's own policy): met by a session acr of "2" or more, or by a code verified for
    the session's current authentication (after an emailed code or another provider the acr
@@ -31,7 +27,6 @@ The decision that ``steps.SecondFactorStep`` and the verification page share is
 from __future__ import annotations
 
 import enum
-import json
 import time
 from base64 import b32encode
 from dataclasses import dataclass
@@ -39,34 +34,33 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 import segno
-from allauth.account.adapter import get_adapter as get_account_adapter
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.core import signing
-from django.core.cache import cache
-from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 from django.utils.crypto import constant_time_compare, salted_hmac
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
-from oauth2_provider.models import get_application_model
 
 from ciam.interaction import PendingAuthorization
-from sessions_ctx.constants import ACR_RANK, ACR_TWO_FACTORS
+from sessions_ctx import throttle
+from sessions_ctx.constants import ACR_TWO_FACTORS
+from sessions_ctx.policy import (
+    Shortfall,
+    acr_shortfall,
+    client_acr_requirement,
+    session_has_two_factors,
+)
 from sessions_ctx.selectors import AuthState, session_auth_state
-from sessions_ctx.strength import acr_for_amr, acr_satisfies, weakest_acceptable
+from sessions_ctx.throttle import Limit
 
 from .app_settings import app_settings
 from .constants import (
-    AMR_OTP,
     CACHE_PREFIX_FAILURES,
     REMEMBER_COOKIE_NAME,
     REMEMBER_COOKIE_SALT,
     REMEMBER_FINGERPRINT_SALT,
     SESSION_KEY_VERIFIED,
 )
-
-# A client's essential acr that names no level this provider knows (OIDC Core 5.5.1.1).
-UNSUPPORTED_ACR = "unsupported"
 
 ERROR_LOGIN_REQUIRED = "login_required"
 ERROR_UNMET = "unmet_authentication_requirements"
@@ -137,35 +131,26 @@ def totp_provisioning(*, device: TOTPDevice, user: AbstractBaseUser) -> TotpProv
 # --- failed attempts ---------------------------------------------------------------------------
 
 
-def client_ip(request: HttpRequest) -> str:
-    """The client's address as allauth sees it (ALLAUTH_TRUSTED_PROXY_COUNT and
-    ALLAUTH_TRUSTED_CLIENT_IP_HEADER apply), so both count attempts per the same address."""
-    try:
-        return get_account_adapter(request).get_client_ip(request)
-    except PermissionDenied:
-        return "unknown"
-
-
-def failure_counter_keys(request: HttpRequest) -> list[str]:
-    """One counter per user and one per client address (a cache key each)."""
-    keys = [f"{CACHE_PREFIX_FAILURES}:ip:{client_ip(request)}"]
+def failure_limits(request: HttpRequest) -> list[Limit]:
+    """Wrong codes allowed: ``CIAM_MFA_MAX_FAILED_CODES`` per client address and per user
+    within ``CIAM_MFA_FAILED_CODES_WINDOW_SECONDS`` (sessions_ctx.throttle)."""
+    limit = app_settings.MAX_FAILED_CODES
+    window = app_settings.FAILED_CODES_WINDOW_SECONDS
+    limits = [Limit(throttle.address_counter(CACHE_PREFIX_FAILURES, request), limit, window)]
     user = getattr(request, "user", None)
     if user is not None and user.is_authenticated:
-        keys.append(f"{CACHE_PREFIX_FAILURES}:user:{user.pk}")
-    return keys
+        limits.append(Limit(user_failure_counter(user.pk), limit, window))
+    return limits
+
+
+def user_failure_counter(user_id: object) -> str:
+    return throttle.user_counter(CACHE_PREFIX_FAILURES, user_id)
 
 
 def failed_attempts_retry_after(*, request: HttpRequest) -> int:
     """Seconds until a code may be tried again; 0 while fewer than
     ``CIAM_MFA_MAX_FAILED_CODES`` attempts failed in the current window."""
-    limit = app_settings.MAX_FAILED_CODES
-    now = time.time()
-    wait = 0.0
-    for key in failure_counter_keys(request):
-        if int(cache.get(key, 0)) >= limit:
-            until = float(cache.get(f"{key}:until", now + 1))
-            wait = max(wait, until - now, 1.0)
-    return int(wait + 0.999)
+    return throttle.retry_after(failure_limits(request))
 
 
 # --- remembered browsers ----------------------------------------------------------------------
@@ -206,51 +191,6 @@ def remembered_device_valid(*, request: HttpRequest, user: AbstractBaseUser) -> 
 
 
 # --- what a request demands -------------------------------------------------------------------
-
-
-def essential_acr_values(pending: PendingAuthorization) -> list[str] | None:
-    """Values of an essential ``acr`` in the claims parameter's id_token member, else None."""
-    try:
-        claims = json.loads(pending.params.get("claims", "") or "{}")
-    except ValueError:
-        return None
-    member = claims.get("id_token") if isinstance(claims, dict) else None
-    request: Any = member.get("acr") if isinstance(member, dict) else None
-    if not isinstance(request, dict) or request.get("essential") is not True:
-        return None
-    values = request.get("values")
-    if isinstance(values, list):
-        return [value for value in values if isinstance(value, str)]
-    if isinstance(request.get("value"), str):
-        return [request["value"]]
-    return None  # essential, but any acr will do
-
-
-def client_acr_requirement(*, pending: PendingAuthorization, min_acr: str = "") -> str | None:
-    """The acr the client demands for this request (module docstring, rule 1), or None."""
-    demands: list[str] = []
-    requested = weakest_acceptable(pending.acr_values)
-    if requested is not None:
-        demands.append(requested)
-    essential = essential_acr_values(pending)
-    if essential:
-        acceptable = weakest_acceptable(essential)
-        if acceptable is None:
-            return UNSUPPORTED_ACR
-        demands.append(acceptable)
-    if min_acr in ACR_RANK:
-        demands.append(min_acr)
-    return max(demands, key=ACR_RANK.__getitem__) if demands else None
-
-
-def client_min_acr(client_id: str) -> str:
-    value = (
-        get_application_model()
-        .objects.filter(client_id=client_id)
-        .values_list("min_acr", flat=True)
-        .first()
-    )
-    return value or ""
 
 
 class Outcome(enum.Enum):
@@ -311,43 +251,37 @@ def second_factor_decision(
     state = session_auth_state(request)
     if state is None:
         return SecondFactorDecision(Outcome.SIGN_IN)
-    demanded = client_acr_requirement(pending=pending, min_acr=client_min_acr(pending.client_id))
-    if demanded == UNSUPPORTED_ACR:
+    client = pending.client
+    demanded = client_acr_requirement(
+        acr_values=pending.acr_values,
+        essential_acr=pending.essential_acr,
+        min_acr=str(getattr(client, "min_acr", "") or ""),
+    )
+    shortfall = acr_shortfall(amr=state.amr, acr=state.acr, demanded=demanded)
+    if shortfall is Shortfall.UNSUPPORTED:
         return SecondFactorDecision(Outcome.UNMET, step_up=True, reason=UnmetReason.UNSUPPORTED)
     user = request.user
     has_totp = user_has_totp(user=user)
-    demand_met = demanded is None or acr_satisfies(state.acr, demanded)
-    own_met = (
-        not has_totp
-        or acr_satisfies(state.acr, ACR_TWO_FACTORS)
-        or totp_verified_in_session(request=request, state=state)
-    )
-    if demand_met:
-        # Rule 4: a remembered browser stands in for the user's own policy only.
+    if shortfall is Shortfall.NONE:
+        own_met = (
+            not has_totp
+            or session_has_two_factors(acr=state.acr)
+            or totp_verified_in_session(request=request, state=state)
+        )
+        # Rule 3: a remembered browser stands in for the user's own policy only.
         if own_met or remembered_device_valid(request=request, user=user):
             return SecondFactorDecision(Outcome.SATISFIED, required_acr=demanded)
         return SecondFactorDecision(Outcome.ASK_CODE, required_acr=ACR_TWO_FACTORS)
-    assert demanded is not None
-    if demanded != ACR_TWO_FACTORS:
-        return SecondFactorDecision(
-            Outcome.UNMET,
-            required_acr=demanded,
-            step_up=True,
-            reason=UnmetReason.PASSKEY_REQUIRED,
-        )
-    if not has_totp:
-        return SecondFactorDecision(
-            Outcome.UNMET,
-            required_acr=demanded,
-            step_up=True,
-            reason=UnmetReason.NO_SECOND_FACTOR,
-        )
-    # Would a code from the app reach "2" on top of how this session signed in?
-    if acr_satisfies(acr_for_amr([*state.amr, AMR_OTP]), demanded):
+    if shortfall is Shortfall.PASSKEY:
+        reason = UnmetReason.PASSKEY_REQUIRED
+    elif not has_totp:
+        reason = UnmetReason.NO_SECOND_FACTOR
+    elif shortfall is Shortfall.ONE_TIME_CODE:
+        # A code from the app reaches the level on top of how this session signed in.
         return SecondFactorDecision(Outcome.ASK_CODE, required_acr=demanded, step_up=True)
-    return SecondFactorDecision(
-        Outcome.UNMET, required_acr=demanded, step_up=True, reason=UnmetReason.FIRST_FACTOR_TOO_WEAK
-    )
+    else:
+        reason = UnmetReason.FIRST_FACTOR_TOO_WEAK
+    return SecondFactorDecision(Outcome.UNMET, required_acr=demanded, step_up=True, reason=reason)
 
 
 def authentication_is_recent(*, request: HttpRequest) -> bool:
@@ -368,7 +302,7 @@ def session_needs_second_factor(*, request: HttpRequest) -> bool:
         return False
     state = session_auth_state(request)
     if state is not None and (
-        acr_satisfies(state.acr, ACR_TWO_FACTORS)
+        session_has_two_factors(acr=state.acr)
         or totp_verified_in_session(request=request, state=state)
     ):
         return False

@@ -4,19 +4,23 @@ from __future__ import annotations
 
 import enum
 import secrets
-import time
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.core import signing
-from django.core.cache import cache
 from django.db import transaction
 from django.http import HttpRequest
 from django_otp.oath import hotp
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from sessions_ctx.selectors import AuthState
+from sessions_ctx import throttle
+from sessions_ctx.selectors import AuthState, session_auth_state
 from sessions_ctx.services.authentication import session_add_factor
+from sessions_ctx.services.reauthentication import (
+    ReauthenticationProof,
+    reauthentication_password_check,
+    session_reauthenticate,
+)
 
 from .app_settings import app_settings
 from .constants import (
@@ -29,10 +33,12 @@ from .constants import (
     TOTP_DEVICE_NAME,
 )
 from .selectors import (
-    failure_counter_keys,
+    failure_limits,
     remembered_device_fingerprint,
     totp_device_confirmed,
     totp_device_unconfirmed,
+    totp_verified_in_session,
+    user_failure_counter,
 )
 
 
@@ -61,27 +67,16 @@ def format_recovery_code(code: str) -> str:
 
 
 def failed_attempt_record(*, request: HttpRequest) -> None:
-    """Count a rejected code or password against the user and the client address.
-
-    A fixed window per counter, started by its first failure (selectors.
-    failed_attempts_retry_after reads it). ``cache.add`` and ``cache.incr`` are atomic in
-    Redis and in the local-memory cache.
-    """
-    window = app_settings.FAILED_CODES_WINDOW_SECONDS
-    for key in failure_counter_keys(request):
-        cache.add(f"{key}:until", time.time() + window, window)
-        if not cache.add(key, 1, window):
-            try:
-                cache.incr(key)
-            except ValueError:  # expired between add and incr
-                cache.set(key, 1, window)
+    """Count a rejected code against the user and the client address (a fixed window per
+    counter, started by its first failure; selectors.failed_attempts_retry_after reads it)."""
+    throttle.hit_all(failure_limits(request))
 
 
 def failed_attempts_clear_user(*, request: HttpRequest) -> None:
     """After a success the user's counter restarts; the address's counter does not."""
-    for key in failure_counter_keys(request):
-        if ":user:" in key:
-            cache.delete_many([key, f"{key}:until"])
+    user = getattr(request, "user", None)
+    if user is not None and user.is_authenticated:
+        throttle.clear(user_failure_counter(user.pk))
 
 
 # --- checking codes ---------------------------------------------------------------------------
@@ -143,13 +138,19 @@ def _session_add_second_factor(request: HttpRequest) -> AuthState:
     (OWASP Session Management: a new id on any privilege level change)."""
     request.session.cycle_key()
     state = session_add_factor(request=request, methods=[AMR_OTP])
+    _mark_verified(request, state)
+    return state
+
+
+def _mark_verified(request: HttpRequest, state: AuthState) -> None:
+    """Record that the second factor was given for the session's authentication ``state``
+    (selectors.totp_verified_in_session)."""
     request.session[SESSION_KEY_VERIFIED] = {
         "user_id": state.user_id,
         "sid": state.sid,
         "auth_time": state.auth_time,
         "amr": state.amr,
     }
-    return state
 
 
 def second_factor_verify(*, request: HttpRequest, code: str) -> tuple[CodeCheck, AuthState | None]:
@@ -169,20 +170,35 @@ def second_factor_verify(*, request: HttpRequest, code: str) -> tuple[CodeCheck,
 
 def reauthentication_verify(*, request: HttpRequest, password: str, code: str) -> CodeCheck:
     """Confirm it is really the signed-in user before a sensitive change: the password, or a
-    current authenticator code (a recovery code also counts). Failures are counted."""
+    current authenticator code (a recovery code also counts).
+
+    sessions_ctx.services.reauthentication decides the rest, for every page alike: a proof
+    that holds is an authentication (auth_time moves to now, the method joins amr); each
+    failure counts against the re-authentication budget (per user and per address) and,
+    being a wrong password or code on this page, against this package's budget of wrong
+    codes too. Raises ReauthenticationThrottled when either budget is spent.
+
+    A second factor already given for this session stays given (the marker follows the new
+    auth_time), and a code given here is one.
+    """
     user = request.user
-    if password:
-        ok = user.has_usable_password() and user.check_password(password)
-        result = CodeCheck.ACCEPTED if ok else CodeCheck.REJECTED
-    elif code:
-        result = _code_check(user, code)
-    else:
-        result = CodeCheck.REJECTED
-    if result.ok:
+    state = session_auth_state(request)
+    had_second_factor = state is not None and totp_verified_in_session(request=request, state=state)
+
+    def check() -> ReauthenticationProof[CodeCheck]:
+        if password:
+            checked = reauthentication_password_check(user=user, password=password)
+            result = CodeCheck.ACCEPTED if checked.ok else CodeCheck.REJECTED
+            return ReauthenticationProof(ok=checked.ok, methods=checked.methods, detail=result)
+        result = _code_check(user, code) if code else CodeCheck.REJECTED
+        return ReauthenticationProof(ok=result.ok, methods=(AMR_OTP,), detail=result)
+
+    outcome = session_reauthenticate(request=request, check=check, also=failure_limits(request))
+    if outcome.state is not None:
         failed_attempts_clear_user(request=request)
-    else:
-        failed_attempt_record(request=request)
-    return result
+        if had_second_factor or not password:
+            _mark_verified(request, outcome.state)
+    return outcome.proof.detail
 
 
 # --- enrolment and removal --------------------------------------------------------------------

@@ -22,39 +22,31 @@ with ``login_required``, an unreachable level with ``unmet_authentication_requir
 
 from __future__ import annotations
 
-from contextvars import ContextVar
-
 from django.http import HttpRequest
 from django.urls import reverse
 
 from ciam.interaction import InteractionStep, PendingAuthorization
 
-from .selectors import ERROR_LOGIN_REQUIRED, Outcome, second_factor_decision
+from .selectors import Outcome, second_factor_decision
 
 STEP_NAME = "second_factor"
-
-# The prompt=none error of the last decision taken in this context (thread or task).
-# ciam.views reads ``step.prompt_none_error`` right after ``is_satisfied`` returned False for
-# the same request, and the error depends on the request; steps are shared singletons, so the
-# value cannot live on the instance.
-_prompt_none_error: ContextVar[str] = ContextVar(
-    "accounts_mfa_prompt_none_error", default=ERROR_LOGIN_REQUIRED
-)
 
 
 class SecondFactorStep(InteractionStep):
     """The session has the second factor the user or the client requires (module docstring)."""
 
     name = STEP_NAME
-
-    @property  # type: ignore[override]
-    def prompt_none_error(self) -> str:
-        return _prompt_none_error.get()
+    prompt_none_error = "login_required"
 
     def is_satisfied(self, request: HttpRequest, pending: PendingAuthorization) -> bool:
-        decision = second_factor_decision(request=request, pending=pending)
-        _prompt_none_error.set(decision.prompt_none_error)
-        return decision.outcome is Outcome.SATISFIED
+        return second_factor_decision(request=request, pending=pending).outcome is (
+            Outcome.SATISFIED
+        )
+
+    def prompt_none_error_for(self, request: HttpRequest, pending: PendingAuthorization) -> str:
+        """login_required for a missing factor, unmet_authentication_requirements for a level
+        the user's methods cannot reach (asked only after is_satisfied said no)."""
+        return second_factor_decision(request=request, pending=pending).prompt_none_error
 
     def url(self, request: HttpRequest, pending: PendingAuthorization) -> str:
         return reverse("mfa:verify", args=[pending.id])

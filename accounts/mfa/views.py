@@ -9,7 +9,6 @@ from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, QueryDict
 from django.shortcuts import render
 from django.urls import reverse
@@ -18,9 +17,13 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from ciam.interaction import PendingAuthorization, pending_discard, pending_load
-from ciam.services.authorization import authorization_error_url
-from ciam.views import ClientRedirect, error_page
+from ciam.interaction import PendingAuthorization
+from ciam.interaction.pages import cancel_to_client, step_continue, step_page
+from sessions_ctx.services.reauthentication import (
+    ReauthenticationThrottled,
+    reauthentication_retry_after,
+)
+from sessions_ctx.throttle import too_many_requests
 
 from .app_settings import app_settings
 from .constants import REMEMBER_COOKIE_NAME, SESSION_KEY_NEW_RECOVERY_CODES
@@ -31,6 +34,7 @@ from .selectors import (
     UnmetReason,
     authentication_is_recent,
     failed_attempts_retry_after,
+    failure_limits,
     recovery_codes_remaining,
     remembered_device_valid,
     second_factor_decision,
@@ -64,10 +68,8 @@ def _rate_limited(request: HttpRequest, retry_after: int) -> HttpResponse:
         request,
         "accounts/mfa/rate_limited.html",
         {"minutes": max(1, math.ceil(retry_after / 60))},
-        status=429,
     )
-    response["Retry-After"] = str(retry_after)
-    return response
+    return too_many_requests(response, retry_after=retry_after)
 
 
 def _safe_next(request: HttpRequest) -> str:
@@ -178,18 +180,22 @@ def _after_reauthentication(
     context: dict[str, Any] | None = None,
 ) -> HttpResponse:
     """The re-authentication form (password or a current code) guarding a sensitive action:
-    on a valid POST ``on_success`` runs; otherwise the page, with the error if any."""
+    on a valid POST ``on_success`` runs; otherwise the page, with the error if any. Past
+    the re-authentication budget or this package's budget of wrong codes, 429."""
     form = ReauthenticationForm(_posted(request))
     if request.method == "POST":
-        retry_after = failed_attempts_retry_after(request=request)
+        retry_after = reauthentication_retry_after(request=request, also=failure_limits(request))
         if retry_after:
             return _rate_limited(request, retry_after)
         if form.is_valid():
-            result = reauthentication_verify(
-                request=request,
-                password=form.cleaned_data["password"],
-                code=form.cleaned_data["code"],
-            )
+            try:
+                result = reauthentication_verify(
+                    request=request,
+                    password=form.cleaned_data["password"],
+                    code=form.cleaned_data["code"],
+                )
+            except ReauthenticationThrottled as error:
+                return _rate_limited(request, error.retry_after)
             if result.ok:
                 return on_success()
             form.add_error(None, _reauthentication_error(result))
@@ -245,29 +251,14 @@ def forget_browser(request: HttpRequest) -> HttpResponse:
 # --- during an authorization request ----------------------------------------------------------
 
 
-def _cancel(pending: PendingAuthorization, request: HttpRequest, description: str) -> HttpResponse:
-    pending_discard(request, pending.id)
-    return ClientRedirect(authorization_error_url(pending, "access_denied", description))
-
-
-@never_cache
-@require_http_methods(["GET", "POST"])
-def verify(request: HttpRequest, pending_id: str) -> HttpResponse:
+@step_page
+def verify(request: HttpRequest, pending: PendingAuthorization) -> HttpResponse:
     """The second factor for a pending authorization request (steps.SecondFactorStep).
 
     Shows the code form when a code will do, or a page explaining an unmet requirement
     (with a way to set up an authenticator app when that would meet it). "Cancel" sends
     ``access_denied`` back to the client (RFC 6749 4.1.2.1).
     """
-    pending = pending_load(request, pending_id)
-    if pending is None:
-        return error_page(
-            request,
-            "request_expired",
-            _("This sign-in request has expired. Go back to the application and try again."),
-        )
-    if not request.user.is_authenticated:
-        return redirect_to_login(pending.resume_url)
     decision = second_factor_decision(request=request, pending=pending)
     if request.method == "POST" and request.POST.get("action") == "cancel":
         description = (
@@ -275,9 +266,9 @@ def verify(request: HttpRequest, pending_id: str) -> HttpResponse:
             if decision.outcome is Outcome.UNMET
             else "The user did not complete the second factor."
         )
-        return _cancel(pending, request, description)
+        return cancel_to_client(request, pending, description)
     if decision.outcome in (Outcome.SATISFIED, Outcome.SIGN_IN):
-        return HttpResponseRedirect(pending.resume_url)
+        return step_continue(pending)
     if decision.outcome is Outcome.UNMET:
         enrol_url = sign_in_again_url = ""
         if decision.reason is UnmetReason.NO_SECOND_FACTOR:

@@ -15,7 +15,6 @@ from typing import Any
 
 from django.contrib.auth import login
 from django.contrib.auth.base_user import AbstractBaseUser
-from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 from django.utils import timezone
@@ -47,10 +46,14 @@ from webauthn.helpers.structs import (
     UserVerificationRequirement,
 )
 
+from sessions_ctx import throttle
+from sessions_ctx.policy import session_second_factor_missing
 from sessions_ctx.selectors import AuthState
-from sessions_ctx.services.authentication import (
-    session_add_factor,
-    session_record_authentication,
+from sessions_ctx.services.authentication import session_record_authentication
+from sessions_ctx.services.reauthentication import (
+    ReauthenticationThrottled,
+    reauthentication_password_check,
+    session_reauthenticate,
 )
 
 from .app_settings import app_settings
@@ -65,10 +68,9 @@ from .constants import (
 from .models import Passkey, PasskeyOfferDismissal
 from .selectors import (
     failed_attempts_retry_after,
-    failure_counter_key,
+    failure_limit,
     passkey_is_last_way_in,
     passkeys_of,
-    session_missing_second_factor,
     session_recently_authenticated,
 )
 from .signals import passkey_registered, passkey_removed, passkey_used
@@ -85,11 +87,13 @@ NO_AAGUID = "00000000-0000-0000-0000-000000000000"
 class PasskeyError(Exception):
     """A refused ceremony or action: ``code`` for programs, ``message`` for people."""
 
-    def __init__(self, code: str, message: str, status: int = 400) -> None:
+    def __init__(self, code: str, message: str, status: int = 400, retry_after: int = 0) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.status = status
+        # Seconds to wait when refused for too many failures (HTTP 429 with Retry-After).
+        self.retry_after = retry_after
 
 
 # --- challenges --------------------------------------------------------------------------------
@@ -184,8 +188,9 @@ def _descriptor(passkey: Passkey) -> PublicKeyCredentialDescriptor:
 
 def _require_recent_authentication(request: HttpRequest) -> None:
     """Adding or removing a passkey changes how the account signs in: the session must
-    have the user's second factor and a sign-in at most a few minutes old."""
-    if session_missing_second_factor(request):
+    have the user's second factor (sessions_ctx.policy asks the methods that own one) and a
+    sign-in at most a few minutes old."""
+    if session_second_factor_missing(request):
         raise PasskeyError(
             "second_factor_required",
             _("Enter the code from your authenticator app first."),
@@ -313,25 +318,22 @@ def passkey_authenticate_begin(*, request: HttpRequest) -> dict[str, Any]:
 
 
 def _record_failure(request: HttpRequest) -> None:
-    key = failure_counter_key(request)
-    window = app_settings.FAILED_ATTEMPTS_WINDOW_SECONDS
-    if cache.add(key, 0, timeout=window):
-        cache.set(f"{key}:until", time.time() + window, timeout=window)
-    try:
-        cache.incr(key)
-    except ValueError:  # expired between add and incr
-        cache.set(key, 1, timeout=window)
-        cache.set(f"{key}:until", time.time() + window, timeout=window)
+    throttle.hit_all([failure_limit(request)])
+
+
+def _too_many_attempts(wait: int) -> PasskeyError:
+    return PasskeyError(
+        "too_many_attempts",
+        _("Too many failed attempts. Try again in %(seconds)s seconds.") % {"seconds": wait},
+        status=429,
+        retry_after=wait,
+    )
 
 
 def _refuse_when_rate_limited(request: HttpRequest) -> None:
     wait = failed_attempts_retry_after(request=request)
     if wait:
-        raise PasskeyError(
-            "too_many_attempts",
-            _("Too many failed attempts. Try again in %(seconds)s seconds.") % {"seconds": wait},
-            status=429,
-        )
+        raise _too_many_attempts(wait)
 
 
 def _counter_went_backwards(credential: Mapping[str, Any], passkey: Passkey) -> bool:
@@ -490,16 +492,25 @@ def passkey_remove(*, request: HttpRequest, user: AbstractBaseUser, passkey_id: 
 def session_confirm_password(
     *, request: HttpRequest, user: AbstractBaseUser, password: str
 ) -> AuthState:
-    """Re-authentication before a sensitive change: the password proves it is still the
-    user, so the session's authentication time moves to now (OIDC Core 2 auth_time).
+    """Re-authentication before a sensitive change, with the password
+    (sessions_ctx.services.reauthentication): it is an authentication, so the session's
+    authentication time moves to now (OIDC Core 2 auth_time) and adding or removing a
+    passkey is open for ``CIAM_PASSKEYS_RECENT_AUTHENTICATION_SECONDS``.
 
-    Wrong passwords count as failed attempts of this client address.
+    Wrong passwords count against the re-authentication budget (per user and per address)
+    and against this client address's passkey failures.
     """
-    _refuse_when_rate_limited(request)
-    if not password or not user.check_password(password):
-        _record_failure(request)
+    try:
+        outcome = session_reauthenticate(
+            request=request,
+            check=lambda: reauthentication_password_check(user=user, password=password),
+            also=[failure_limit(request)],
+        )
+    except ReauthenticationThrottled as error:
+        raise _too_many_attempts(error.retry_after) from error
+    if outcome.state is None:
         raise PasskeyError("wrong_password", _("That password is not correct."))
-    return session_add_factor(request=request, methods=["pwd"])
+    return outcome.state
 
 
 def passkey_offer_dismiss(*, user: AbstractBaseUser) -> None:

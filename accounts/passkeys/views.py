@@ -6,12 +6,11 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from functools import wraps
-from typing import Any
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404, render, resolve_url
 from django.urls import reverse
@@ -20,8 +19,9 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
-from ciam.interaction import pending_load
-from ciam.views import error_page
+from ciam.interaction import PendingAuthorization
+from ciam.interaction.pages import step_continue, step_page
+from sessions_ctx.throttle import too_many_requests
 
 from .forms import ConfirmPasswordForm, PasskeyRenameForm
 from .models import Passkey
@@ -38,6 +38,8 @@ from .services import (
     session_confirm_password,
 )
 
+ResponseT = TypeVar("ResponseT", bound=HttpResponse)
+
 
 def _json(data: dict[str, Any], status: int = 200) -> JsonResponse:
     response = JsonResponse(data, status=status)
@@ -46,7 +48,16 @@ def _json(data: dict[str, Any], status: int = 200) -> JsonResponse:
 
 
 def _json_error(error: PasskeyError) -> JsonResponse:
-    return _json({"error": error.code, "message": error.message}, status=error.status)
+    return _with_retry_after(
+        _json({"error": error.code, "message": error.message}, status=error.status), error
+    )
+
+
+def _with_retry_after(response: ResponseT, error: PasskeyError | None) -> ResponseT:
+    """A refusal for too many failures is HTTP 429 with Retry-After (RFC 6585 4)."""
+    if error is not None and error.status == 429:
+        return too_many_requests(response, retry_after=error.retry_after)
+    return response
 
 
 def _json_body(request: HttpRequest) -> dict[str, Any]:
@@ -150,6 +161,7 @@ def manage(request: HttpRequest) -> HttpResponse:
     or remove one."""
     form = ConfirmPasswordForm(request.POST or None)
     status = 200
+    refusal: PasskeyError | None = None
     if request.method == "POST":
         status = 400
         if form.is_valid():
@@ -159,10 +171,10 @@ def manage(request: HttpRequest) -> HttpResponse:
                 )
             except PasskeyError as error:
                 form.add_error("password", error.message)
-                status = error.status
+                status, refusal = error.status, error
             else:
                 return HttpResponseRedirect(reverse("passkeys:manage"))
-    return render(
+    response = render(
         request,
         "passkeys/manage.html",
         {
@@ -173,6 +185,7 @@ def manage(request: HttpRequest) -> HttpResponse:
         },
         status=status,
     )
+    return _with_retry_after(response, refusal)
 
 
 @never_cache
@@ -211,6 +224,7 @@ def remove(request: HttpRequest, passkey_id: int) -> HttpResponse:
     form = ConfirmPasswordForm(request.POST or None) if needs_password else None
     error_message = ""
     status = 200
+    refusal: PasskeyError | None = None
     if request.method == "POST":
         try:
             if form is not None:
@@ -222,11 +236,11 @@ def remove(request: HttpRequest, passkey_id: int) -> HttpResponse:
             removed = passkey_remove(request=request, user=request.user, passkey_id=passkey.pk)
         except PasskeyError as error:
             error_message = error.message
-            status = error.status
+            status, refusal = error.status, error
         else:
             messages.success(request, _("Passkey “%(name)s” removed.") % {"name": removed.name})
             return HttpResponseRedirect(reverse("passkeys:manage"))
-    return render(
+    response = render(
         request,
         "passkeys/remove.html",
         {
@@ -239,28 +253,19 @@ def remove(request: HttpRequest, passkey_id: int) -> HttpResponse:
         },
         status=status,
     )
+    return _with_retry_after(response, refusal)
 
 
 # --- the offer after signing in ----------------------------------------------------------------
 
 
-@never_cache
-@require_http_methods(["GET", "POST"])
-def offer(request: HttpRequest, pending_id: str) -> HttpResponse:
+@step_page
+def offer(request: HttpRequest, pending: PendingAuthorization) -> HttpResponse:
     """The offer to sign in faster next time: create a passkey now, or "Not now" (which is
-    remembered)."""
-    pending = pending_load(request, pending_id)
-    if pending is None:
-        return error_page(
-            request,
-            "request_expired",
-            _("This sign-in request has expired. Go back to the application and try again."),
-        )
-    if not request.user.is_authenticated:
-        return redirect_to_login(pending.resume_url)
+    remembered, and satisfies steps.PasskeyOfferStep)."""
     if request.method == "POST":
         passkey_offer_dismiss(user=request.user)
-        return HttpResponseRedirect(pending.resume_url)
+        return step_continue(pending)
     return render(
         request,
         "passkeys/offer.html",

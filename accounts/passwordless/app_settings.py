@@ -5,64 +5,36 @@ Read on use, never at import time, so that tests and operators may change them.
 
 from __future__ import annotations
 
-from typing import Any
-
-from django.conf import settings
+from common.app_settings import BaseAppSettings, Setting
 
 
-class AppSettings:
+class AppSettings(BaseAppSettings):
     prefix = "CIAM_EMAIL_SIGN_IN_"
 
-    def _setting(self, name: str, default: Any) -> Any:
-        return getattr(settings, self.prefix + name, default)
-
-    @property
-    def ENABLED(self) -> bool:
-        """Sign-in and sign-up by an emailed code or link (off: the pages answer 404)."""
-        return bool(self._setting("ENABLED", True))
-
-    @property
-    def SECONDS(self) -> int:
-        """How long an emailed code and link stay valid."""
-        return int(self._setting("SECONDS", 600))
-
-    @property
-    def MAX_ATTEMPTS(self) -> int:
-        """Wrong codes (or wrong confirmation numbers) before the email is spent."""
-        return int(self._setting("MAX_ATTEMPTS", 5))
-
-    @property
-    def RESEND_SECONDS(self) -> int:
-        """The wait between two emails to the same address (a new request or a resend)."""
-        return int(self._setting("RESEND_SECONDS", 60))
-
-    @property
-    def SENDS_PER_EMAIL(self) -> int:
-        """Emails to one address per SEND_WINDOW_SECONDS, whoever asks."""
-        return int(self._setting("SENDS_PER_EMAIL", 8))
-
-    @property
-    def SENDS_PER_IP(self) -> int:
-        """Emails asked for by one client address per SEND_WINDOW_SECONDS."""
-        return int(self._setting("SENDS_PER_IP", 20))
-
-    @property
-    def SEND_WINDOW_SECONDS(self) -> int:
-        return int(self._setting("SEND_WINDOW_SECONDS", 3600))
-
-    @property
-    def FAILURES_PER_EMAIL(self) -> int:
-        """Wrong codes for one address per FAILURE_WINDOW_SECONDS, across emails."""
-        return int(self._setting("FAILURES_PER_EMAIL", 10))
-
-    @property
-    def FAILURES_PER_IP(self) -> int:
-        """Wrong codes, numbers or links from one client address per FAILURE_WINDOW_SECONDS."""
-        return int(self._setting("FAILURES_PER_IP", 30))
-
-    @property
-    def FAILURE_WINDOW_SECONDS(self) -> int:
-        return int(self._setting("FAILURE_WINDOW_SECONDS", 900))
+    ENABLED = Setting(
+        bool, True, "Sign-in and sign-up by an emailed code or link (off: the pages answer 404)."
+    )
+    SECONDS = Setting(int, 600, "How long an emailed code and link stay valid.")
+    MAX_ATTEMPTS = Setting(
+        int, 5, "Wrong codes (or wrong confirmation numbers) before the email is spent."
+    )
+    RESEND_SECONDS = Setting(
+        int, 60, "The wait between two emails to the same address (a new request or a resend)."
+    )
+    SENDS_PER_EMAIL = Setting(
+        int, 8, "Emails to one address per SEND_WINDOW_SECONDS, whoever asks."
+    )
+    SENDS_PER_IP = Setting(
+        int, 20, "Emails asked for by one client address per SEND_WINDOW_SECONDS."
+    )
+    SEND_WINDOW_SECONDS = Setting(int, 3600)
+    FAILURES_PER_EMAIL = Setting(
+        int, 10, "Wrong codes for one address per FAILURE_WINDOW_SECONDS, across emails."
+    )
+    FAILURES_PER_IP = Setting(
+        int, 30, "Wrong codes, numbers or links from one client address per FAILURE_WINDOW_SECONDS."
+    )
+    FAILURE_WINDOW_SECONDS = Setting(int, 900)
 
 
 app_settings = AppSettings()

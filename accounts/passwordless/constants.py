@@ -1,4 +1,6 @@
-"""Names owned by email sign-in and social login: session keys, cache keys, amr, sizes."""
+"""Names owned by email sign-in: session keys, cache keys, amr, sizes.
+
+Social login's own live in accounts/social/constants.py."""
 
 from __future__ import annotations
 
@@ -7,9 +9,6 @@ from __future__ import annotations
 SESSION_KEY_BROWSER_NONCE = "ciam.passwordless.browser"
 # The email sign-in the code page is about (an EmailSignIn primary key).
 SESSION_KEY_CURRENT = "ciam.passwordless.current"
-# A social sign-in whose verified email belongs to an existing account, waiting for the
-# owner of that account to sign in and link it (see services.social_link_*).
-SESSION_KEY_SOCIAL_LINK = "ciam.passwordless.social_link"
 
 # Rate-limit counters (Django cache).
 CACHE_PREFIX = "ciam.passwordless"
@@ -23,6 +22,3 @@ CODE_DIGITS = 6
 # Shown in the tab that asked; typed on another device to confirm there (number matching).
 MATCH_NUMBER_MIN = 10
 MATCH_NUMBER_MAX = 99
-
-# How long a social sign-in waits for the owner of the matching account to prove it.
-SOCIAL_LINK_SECONDS = 15 * 60

@@ -1,11 +1,8 @@
-"""Reads shared by the email sign-in and social-login views, services and adapter."""
+"""Reads shared by the email sign-in views and services (and by social login)."""
 
 from __future__ import annotations
 
 import hashlib
-import time
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
 from allauth.account.models import EmailAddress
@@ -15,20 +12,11 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 
-from sessions_ctx.selectors import session_auth_state
+from sessions_ctx import throttle
 
-from . import ratelimit
 from .app_settings import app_settings
-from .constants import (
-    SESSION_KEY_BROWSER_NONCE,
-    SESSION_KEY_CURRENT,
-    SESSION_KEY_SOCIAL_LINK,
-    SOCIAL_LINK_SECONDS,
-)
+from .constants import CACHE_PREFIX, SESSION_KEY_BROWSER_NONCE, SESSION_KEY_CURRENT
 from .models import EmailSignIn
-
-if TYPE_CHECKING:
-    from allauth.socialaccount.models import SocialAccount, SocialLogin
 
 
 def sha256_hex(value: str) -> str:
@@ -105,9 +93,14 @@ def email_sign_in_poll_state(request: HttpRequest) -> str:
     return email_sign_in_state(sign_in)
 
 
+def resend_cooldown_counter(email: str) -> str:
+    """The resend cool-down of ``email`` (sessions_ctx.throttle; no address in the cache)."""
+    return throttle.counter(f"{CACHE_PREFIX}:cooldown", throttle.subject_digest(email))
+
+
 def resend_wait_seconds(email: str) -> int:
     """Seconds before another email may go to ``email`` (the resend cool-down)."""
-    return ratelimit.cooldown_remaining(ratelimit.key("cooldown", ratelimit.email_key(email)))
+    return throttle.cooldown_remaining(resend_cooldown_counter(email))
 
 
 def email_sign_in_url(request: HttpRequest) -> str:
@@ -117,73 +110,3 @@ def email_sign_in_url(request: HttpRequest) -> str:
     url = reverse("passwordless:start")
     next_url = safe_next_url(request.GET.get("next"))
     return f"{url}?{urlencode({'next': next_url})}" if next_url else url
-
-
-# --- social login -----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class PendingSocialLink:
-    """A social sign-in waiting for the owner of the matching account to sign in."""
-
-    sociallogin: SocialLogin
-    user_id: str
-    email: str
-    started_at: float
-
-    @property
-    def provider_name(self) -> str:
-        return self.sociallogin.provider.name
-
-
-def social_login_existing_account(sociallogin: SocialLogin) -> tuple[AbstractBaseUser, str] | None:
-    """The local account that one of the provider's verified addresses opens, if any."""
-    for address in sociallogin.email_addresses:
-        if not address.verified or not address.email:
-            continue
-        email = normalize_email(address.email)
-        user = account_for_email(email)
-        if user is not None:
-            return user, email
-    return None
-
-
-def social_link_pending(request: HttpRequest) -> PendingSocialLink | None:
-    from allauth.socialaccount.models import SocialLogin
-
-    data = request.session.get(SESSION_KEY_SOCIAL_LINK)
-    if not data or time.time() - float(data.get("started_at", 0)) > SOCIAL_LINK_SECONDS:
-        return None
-    try:
-        sociallogin = SocialLogin.deserialize(data["sociallogin"])
-    except (KeyError, ValueError):
-        return None
-    return PendingSocialLink(
-        sociallogin=sociallogin,
-        user_id=data["user_id"],
-        email=data["email"],
-        started_at=float(data["started_at"]),
-    )
-
-
-def social_link_owner_signed_in(request: HttpRequest, pending: PendingSocialLink) -> bool:
-    """True when the matching account's owner signed in after the social sign-in began."""
-    state = session_auth_state(request)
-    return (
-        state is not None
-        and state.user_id == pending.user_id
-        and state.auth_time >= int(pending.started_at)
-    )
-
-
-def social_disconnect_leaves_a_way_in(account: SocialAccount) -> bool:
-    """Whether the user can still sign in once ``account`` is unlinked: with a password,
-    another linked provider, or (email sign-in on) a code sent to a verified address."""
-    from allauth.socialaccount.models import SocialAccount
-
-    user = account.user
-    if user.has_usable_password():
-        return True
-    if SocialAccount.objects.filter(user=user).exclude(pk=account.pk).exists():
-        return True
-    return app_settings.ENABLED and EmailAddress.objects.filter(user=user, verified=True).exists()

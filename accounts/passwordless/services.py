@@ -1,4 +1,4 @@
-"""Email sign-in and the linking of social sign-ins: every write and side effect.
+"""Email sign-in: every write and side effect.
 
 Email sign-in (sign-up included) in a few moves:
 
@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import enum
 import secrets
-import time
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -32,10 +31,8 @@ from allauth.account.adapter import get_adapter as get_account_adapter
 from allauth.account.internal.flows.login import record_authentication
 from allauth.account.models import EmailAddress
 from django.conf import settings
-from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.base_user import AbstractBaseUser
-from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.http import HttpRequest
@@ -45,33 +42,31 @@ from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
 
 from accounts.services.users import user_create
-from profiling.models import Profile
+from sessions_ctx import throttle
 from sessions_ctx.services.authentication import session_record_authentication
+from sessions_ctx.throttle import Limit
 
-from . import ratelimit
 from .app_settings import app_settings
 from .constants import (
     ALLAUTH_METHOD,
     AMR_EMAIL,
+    CACHE_PREFIX,
     CODE_DIGITS,
     MATCH_NUMBER_MAX,
     MATCH_NUMBER_MIN,
     SESSION_KEY_BROWSER_NONCE,
     SESSION_KEY_CURRENT,
-    SESSION_KEY_SOCIAL_LINK,
 )
 from .models import EmailSignIn
 from .selectors import (
-    PendingSocialLink,
     account_for_email,
     browser_hash,
     email_sign_in_current,
     email_sign_in_state,
     normalize_email,
+    resend_cooldown_counter,
     safe_next_url,
     sha256_hex,
-    social_link_owner_signed_in,
-    social_link_pending,
 )
 
 CODE_SALT = "accounts.passwordless.code"
@@ -181,7 +176,7 @@ def email_sign_in_verify_code(*, request: HttpRequest, code: str) -> Result:
     sign_in = email_sign_in_current(request)
     if sign_in is None:
         return Result(Outcome.MISSING)
-    wait = ratelimit.retry_after(_failure_limits(request, sign_in.email))
+    wait = throttle.retry_after(_failure_limits(request, sign_in.email))
     if wait:
         return Result(Outcome.THROTTLED, sign_in=sign_in, retry_after=wait)
     if email_sign_in_state(sign_in) == "spent":
@@ -193,7 +188,7 @@ def email_sign_in_verify_code(*, request: HttpRequest, code: str) -> Result:
 
 def email_sign_in_open_link(*, request: HttpRequest, token: str) -> Result:
     """The emailed link: signs in the browser that asked; elsewhere, asks to confirm."""
-    wait = ratelimit.retry_after(_failure_limits(request, None))
+    wait = throttle.retry_after(_failure_limits(request, None))
     if wait:
         return Result(Outcome.THROTTLED, retry_after=wait)
     sign_in = EmailSignIn.objects.filter(link_hash=sha256_hex(token)).first()
@@ -217,7 +212,7 @@ def email_sign_in_confirm_elsewhere(*, request: HttpRequest, token: str, number:
     if sign_in is None:
         _count_failure(request, None)
         return Result(Outcome.INVALID)
-    wait = ratelimit.retry_after(_failure_limits(request, sign_in.email))
+    wait = throttle.retry_after(_failure_limits(request, sign_in.email))
     if wait:
         return Result(Outcome.THROTTLED, sign_in=sign_in, retry_after=wait)
     if email_sign_in_state(sign_in) == "spent":
@@ -262,43 +257,50 @@ def _browser_hash_or_new(request: HttpRequest) -> str:
     return sha256_hex(nonce)
 
 
-def _send_limits(request: HttpRequest, email: str) -> list[tuple[str, int]]:
+def _email_subject(email: str) -> str:
+    return f"email:{throttle.subject_digest(email)}"
+
+
+def _send_limits(request: HttpRequest, email: str) -> list[Limit]:
+    kind, window = f"{CACHE_PREFIX}:sends", app_settings.SEND_WINDOW_SECONDS
     return [
-        (ratelimit.key("sends:ip", ratelimit.client_ip(request)), app_settings.SENDS_PER_IP),
-        (ratelimit.key("sends:email", ratelimit.email_key(email)), app_settings.SENDS_PER_EMAIL),
+        Limit(throttle.address_counter(kind, request), app_settings.SENDS_PER_IP, window),
+        Limit(throttle.counter(kind, _email_subject(email)), app_settings.SENDS_PER_EMAIL, window),
     ]
 
 
 def _throttle_sending(request: HttpRequest, email: str) -> None:
     limits = _send_limits(request, email)
-    wait = ratelimit.retry_after(limits)
+    wait = throttle.retry_after(limits)
     if wait:
         raise EmailSignInThrottled(wait)
-    cooldown = ratelimit.key("cooldown", ratelimit.email_key(email))
-    wait = ratelimit.cooldown_start(cooldown, seconds=app_settings.RESEND_SECONDS)
+    cooldown = resend_cooldown_counter(email)
+    wait = throttle.cooldown_start(cooldown, seconds=app_settings.RESEND_SECONDS)
     if wait:
         raise EmailSignInThrottled(wait, cooldown=True)
-    for counter, _limit in limits:
-        ratelimit.hit(counter, window=app_settings.SEND_WINDOW_SECONDS)
+    throttle.hit_all(limits)
 
 
-def _failure_limits(request: HttpRequest, email: str | None) -> list[tuple[str, int]]:
+def _email_failure_counter(email: str) -> str:
+    return throttle.counter(f"{CACHE_PREFIX}:failures", _email_subject(email))
+
+
+def _failure_limits(request: HttpRequest, email: str | None) -> list[Limit]:
+    window = app_settings.FAILURE_WINDOW_SECONDS
     limits = [
-        (ratelimit.key("failures:ip", ratelimit.client_ip(request)), app_settings.FAILURES_PER_IP)
+        Limit(
+            throttle.address_counter(f"{CACHE_PREFIX}:failures", request),
+            app_settings.FAILURES_PER_IP,
+            window,
+        )
     ]
     if email:
-        limits.append(
-            (
-                ratelimit.key("failures:email", ratelimit.email_key(email)),
-                app_settings.FAILURES_PER_EMAIL,
-            )
-        )
+        limits.append(Limit(_email_failure_counter(email), app_settings.FAILURES_PER_EMAIL, window))
     return limits
 
 
 def _count_failure(request: HttpRequest, email: str | None) -> None:
-    for counter, _limit in _failure_limits(request, email):
-        ratelimit.hit(counter, window=app_settings.FAILURE_WINDOW_SECONDS)
+    throttle.hit_all(_failure_limits(request, email))
 
 
 def _wrong(request: HttpRequest, sign_in: EmailSignIn) -> Result:
@@ -356,7 +358,7 @@ def _finish(request: HttpRequest, sign_in: EmailSignIn) -> Result:
     session_record_authentication(request=request, user_id=str(user.pk), methods=[AMR_EMAIL])
     if created:
         account_signals.user_signed_up.send(sender=user.__class__, request=request, user=user)
-    ratelimit.clear(ratelimit.key("failures:email", ratelimit.email_key(sign_in.email)))
+    throttle.clear(_email_failure_counter(sign_in.email))
     redirect_url = sign_in.next_url or resolve_url(settings.LOGIN_REDIRECT_URL)
     return Result(Outcome.SIGNED_IN, sign_in=sign_in, redirect_url=redirect_url)
 
@@ -402,76 +404,4 @@ def _verify_address(request: HttpRequest, user: AbstractBaseUser, email: str) ->
         address.save(update_fields=["verified"])
     account_signals.email_confirmed.send(
         sender=EmailAddress, request=request, email_address=address
-    )
-
-
-# --- social sign-in: linking to an existing account and the first profile ---------------------
-
-
-def social_link_stash(
-    *, request: HttpRequest, sociallogin, user: AbstractBaseUser, email: str
-) -> None:
-    """Hold a social sign-in whose verified email belongs to ``user`` until that account's
-    owner signs in (a provider's word alone never opens an existing account)."""
-    request.session[SESSION_KEY_SOCIAL_LINK] = {
-        "sociallogin": sociallogin.serialize(),
-        "user_id": str(user.pk),
-        "email": email,
-        "started_at": time.time(),
-    }
-
-
-def social_link_complete(*, request: HttpRequest) -> str:
-    """Link the held social account to the signed-in owner; the URL to continue to.
-
-    Raises PermissionDenied unless the matching account signed in after the social
-    sign-in began, and LookupError when nothing is held (or it expired).
-    """
-    from allauth.socialaccount.models import SocialAccount
-
-    pending: PendingSocialLink | None = social_link_pending(request)
-    if pending is None:
-        raise LookupError("No social sign-in is waiting to be linked.")
-    if not social_link_owner_signed_in(request, pending):
-        raise PermissionDenied("Sign in to the matching account first.")
-    sociallogin = pending.sociallogin
-    request.session.pop(SESSION_KEY_SOCIAL_LINK, None)
-    taken = SocialAccount.objects.filter(
-        provider=sociallogin.account.provider, uid=sociallogin.account.uid
-    ).exists()
-    adapter = get_account_adapter(request)
-    if taken:
-        adapter.add_message(
-            request, messages.ERROR, "socialaccount/messages/account_connected_other.txt"
-        )
-    else:
-        sociallogin.connect(request, request.user)
-        adapter.add_message(
-            request,
-            messages.INFO,
-            "socialaccount/messages/account_connected.txt",
-            message_context={"sociallogin": sociallogin, "action": "added"},
-        )
-    return safe_next_url(sociallogin.get_redirect_url(request)) or reverse(
-        "socialaccount_connections"
-    )
-
-
-def social_link_cancel(*, request: HttpRequest) -> None:
-    request.session.pop(SESSION_KEY_SOCIAL_LINK, None)
-
-
-def profile_fill_from_social_login(*, user: AbstractBaseUser, sociallogin) -> None:
-    """Name the new account's profile from the provider's claims (given and family name;
-    a lone full name is split at its first space)."""
-    data = sociallogin.provider.extract_common_fields(sociallogin.account.extra_data) or {}
-    given_name = (data.get("first_name") or "").strip()
-    family_name = (data.get("last_name") or "").strip()
-    if not (given_name or family_name) and data.get("name"):
-        given_name, _space, family_name = str(data["name"]).strip().partition(" ")
-    if not (given_name or family_name):
-        return
-    Profile.objects.update_or_create(
-        user=user,
-        defaults={"given_name": given_name[:150], "family_name": family_name.strip()[:150]},
     )

@@ -10,5 +10,4 @@ urlpatterns = [
     path("code/restart/", views.restart, name="restart"),
     path("code/status/", views.status, name="status"),
     path("link/<str:token>/", views.link, name="link"),
-    path("social/link/", views.social_link, name="social-link"),
 ]

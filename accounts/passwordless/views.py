@@ -1,4 +1,4 @@
-"""Email sign-in pages (ask, enter the code, open the link) and the social-link page."""
+"""Email sign-in pages: ask, enter the code, open the link."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from ciam.interaction import pending_from_next_url
+from sessions_ctx.throttle import too_many_requests
 
 from .app_settings import app_settings
 from .forms import CodeForm, EmailForm, NumberForm
@@ -25,8 +26,6 @@ from .selectors import (
     email_sign_in_state,
     resend_wait_seconds,
     safe_next_url,
-    social_link_owner_signed_in,
-    social_link_pending,
 )
 from .services import (
     EmailSignInThrottled,
@@ -40,8 +39,6 @@ from .services import (
     email_sign_in_resend,
     email_sign_in_start,
     email_sign_in_verify_code,
-    social_link_cancel,
-    social_link_complete,
 )
 
 POLL_SECONDS = 3
@@ -72,7 +69,7 @@ def _render(
 ) -> HttpResponse:
     response = render(request, template, context, status=status)
     if status == 429:
-        response["Retry-After"] = str(max(1, retry_after))  # RFC 6585 4
+        return too_many_requests(response, retry_after=retry_after)
     return response
 
 
@@ -247,35 +244,3 @@ def _result_message(result: Result) -> str:
     if result.outcome is Outcome.INVALID:
         return _("This sign-in link is not valid. Ask for a new one.")
     return _("That code can no longer be used. Ask for a new one.")
-
-
-@never_cache
-@require_http_methods(["GET", "POST"])
-def social_link(request: HttpRequest) -> HttpResponse:
-    """A social sign-in matched an existing account by email: its owner signs in, then
-    links the provider here."""
-    pending = social_link_pending(request)
-    if pending is None:
-        messages.error(request, _("That sign-in has expired. Please start again."))
-        return redirect("account_login")
-    next_url = safe_next_url(pending.sociallogin.state.get("next"))
-    if request.method == "POST":
-        if request.POST.get("action") == "cancel":
-            social_link_cancel(request=request)
-            return redirect(_with_next(reverse("account_login"), next_url))
-        if social_link_owner_signed_in(request, pending):
-            return redirect(social_link_complete(request=request))
-    here = reverse("passwordless:social-link")
-    email_sign_in = ""
-    if app_settings.ENABLED:
-        email_sign_in = (
-            reverse("passwordless:start") + "?" + urlencode({"next": here, "email": pending.email})
-        )
-    context = {
-        "pending": pending,
-        "provider_name": pending.provider_name,
-        "owner_signed_in": social_link_owner_signed_in(request, pending),
-        "login_url": _with_next(reverse("account_login"), here),
-        "email_sign_in_url": email_sign_in,
-    }
-    return render(request, "passwordless/social_link.html", context)

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import re
-from dataclasses import asdict
 from functools import lru_cache
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import urlencode
 
 from django.http import HttpRequest
 from django.utils.translation import get_supported_language_variant
@@ -17,6 +15,9 @@ from oauthlib.oauth2 import FatalClientError, OAuth2Error
 from sessions_ctx.selectors import session_auth_state
 
 from ..interaction import PendingAuthorization, pending_new
+from ..interaction.pending import claims_request_parse
+from ..interaction.responses import error_redirect_url, with_issuer
+from ..oauth.state import oauth_credentials
 
 MAX_PARAMETER_LENGTH = 4096
 MAX_QUERY_LENGTH = 16384
@@ -53,27 +54,6 @@ def oauth_server() -> Any:
     for grant_type in ("password", "urn:ietf:params:oauth:grant-type:device_code"):
         server.grant_types.pop(grant_type, None)
     return server
-
-
-def with_issuer(url: str) -> str:
-    """RFC 9207: every authorization response names its issuer."""
-    parts = urlsplit(url)
-    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "iss"]
-    query.append(("iss", oauth2_settings.OIDC_ISS_ENDPOINT))
-    return urlunsplit(parts._replace(query=urlencode(query)))
-
-
-def error_redirect_url(
-    redirect_uri: str, error: str, description: str = "", state: str = ""
-) -> str:
-    parts = urlsplit(redirect_uri)
-    query = parse_qsl(parts.query, keep_blank_values=True)
-    query.append(("error", error))
-    if description:
-        query.append(("error_description", description))
-    if state:
-        query.append(("state", state))
-    return with_issuer(urlunsplit(parts._replace(query=urlencode(query))))
 
 
 def _oauthlib_error_url(error: OAuth2Error, state: str) -> str:
@@ -164,21 +144,15 @@ def _claims_parameter_valid(values: list[str]) -> bool:
     if len(values) != 1:
         return False
     try:
-        claims = json.loads(values[0])
+        claims_request_parse(values[0])
     except ValueError:
         return False
-    if not isinstance(claims, dict):
-        return False
-    return all(isinstance(claims.get(member, {}), dict) for member in ("userinfo", "id_token"))
+    return True
 
 
 def authorization_issue_code(*, request: HttpRequest, pending: PendingAuthorization) -> str:
     """Issue the code for ``pending`` to the signed-in user; return the redirect URL."""
-    state = session_auth_state(request)
-    credentials: dict[str, Any] = {
-        "user": request.user,
-        "ciam_auth": asdict(state) if state is not None else {},
-    }
+    credentials = oauth_credentials(user=request.user, auth=session_auth_state(request))
     uri = f"{oauth2_settings.OIDC_ISS_ENDPOINT}/authorize?{pending.query}"
     try:
         headers, _body, _status = oauth_server().create_authorization_response(
@@ -196,15 +170,6 @@ def authorization_issue_code(*, request: HttpRequest, pending: PendingAuthorizat
             _oauthlib_error_url(error, pending.params.get("state", ""))
         ) from error
     return with_issuer(headers["Location"])
-
-
-def authorization_error_url(
-    pending: PendingAuthorization, error: str, description: str = ""
-) -> str:
-    """The redirect that ends ``pending`` with ``error`` (access_denied, login_required...)."""
-    return error_redirect_url(
-        pending.params["redirect_uri"], error, description, pending.params.get("state", "")
-    )
 
 
 def language_for_ui_locales(ui_locales: list[str]) -> str | None:

@@ -5,11 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from django.utils import timezone
-from oauth2_provider.models import get_access_token_model, get_refresh_token_model
+from oauth2_provider.models import (
+    get_access_token_model,
+    get_refresh_token_model,
+    refresh_token_expire_timedelta,
+)
 from oauth2_provider.settings import oauth2_settings
 
-from ..oidc import token_checksum
-from ..prepared import PreparedLookup
+from ..oauth.prepared import PreparedLookup
+from ..oauth.tokens import token_checksum
 
 INACTIVE: dict[str, Any] = {"active": False}
 
@@ -81,9 +85,11 @@ def _refresh(checksum: str) -> dict[str, Any] | None:
     data = _common(token)
     data["scope"] = token.access_token.scope
     data["token_type"] = "refresh_token"  # noqa: S105
-    lifetime = oauth2_settings.REFRESH_TOKEN_EXPIRE_SECONDS
+    # The validator's rule (ciam/oauth/validator.py validate_refresh_token): a refresh token
+    # lives REFRESH_TOKEN_EXPIRE_SECONDS past its access token's expiry; unset or 0: forever.
+    lifetime = refresh_token_expire_timedelta()
     if lifetime:
-        expires = token.access_token.expires + timezone.timedelta(seconds=lifetime)
+        expires = token.access_token.expires + lifetime
         if expires <= timezone.now():
             return None
         data["exp"] = int(expires.timestamp())

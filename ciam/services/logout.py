@@ -8,7 +8,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from django.utils.translation import gettext as _
 from oauth2_provider.models import get_application_model
 
-from ..oidc import verify_id_token
+from ..oauth.id_tokens import verify_id_token
 
 
 class LogoutRejected(Exception):
@@ -60,9 +60,11 @@ def logout_request_validate(*, params: dict[str, str]) -> LogoutDecision:
         application = Application.objects.filter(client_id__in=audiences[:5]).first()
     elif client_id:
         application = (
+            # No client_id is longer than 100 characters or holds a NUL byte: such a value
+            # names no client (a cut-off prefix must not name a real one).
             None
-            if "\x00" in client_id
-            else Application.objects.filter(client_id=client_id[:100]).first()
+            if "\x00" in client_id or len(client_id) > 100
+            else Application.objects.filter(client_id=client_id).first()
         )
         if application is None:
             raise LogoutRejected(_("The sign-out request names an unknown application."))

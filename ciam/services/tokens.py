@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db import router, transaction
 from oauth2_provider.models import get_access_token_model, get_refresh_token_model
 
-from ..oidc import RefreshTokenRaced
+from ..oauth.rotation import RefreshTokenRaced
 from .authorization import oauth_server
 
 

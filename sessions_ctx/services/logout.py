@@ -4,24 +4,21 @@ from __future__ import annotations
 
 from django.contrib.auth import logout
 from django.http import HttpRequest
-from oauth2_provider.models import get_refresh_token_model
-
-from ciam.models import AuthorizationContext
 
 from ..selectors import session_auth_state
+from ..signals import session_ended
 
 
 def session_logout(*, request: HttpRequest) -> None:
-    """Sign the browser out and revoke the tokens its session issued.
+    """Sign the browser out; then ``signals.session_ended`` tells the apps that hold what
+    the session issued (ciam revokes its tokens, except those granted with
+    ``offline_access``, which outlive the session: OIDC Core 11).
 
-    Tokens granted with ``offline_access`` outlive the session (OIDC Core 11) and stay.
+    Nothing is sent for a session without an authentication state of its user.
     """
     state = session_auth_state(request)
-    if state is not None:
-        families = AuthorizationContext.objects.filter(
-            sid=state.sid, offline=False, token_family__isnull=False
-        ).values_list("token_family", flat=True)
-        RefreshToken = get_refresh_token_model()
-        for family in families:
-            RefreshToken.revoke_family(family)
     logout(request)
+    if state is not None:
+        session_ended.send(
+            sender=session_logout, request=request, user_id=state.user_id, sid=state.sid
+        )

@@ -12,11 +12,9 @@ from django.test import RequestFactory
 
 from accounts.mfa.constants import REMEMBER_COOKIE_NAME, REMEMBER_COOKIE_SALT
 from accounts.mfa.selectors import (
-    UNSUPPORTED_ACR,
     Outcome,
     SecondFactorDecision,
     UnmetReason,
-    client_acr_requirement,
     remembered_device_valid,
     second_factor_decision,
     session_needs_second_factor,
@@ -31,6 +29,7 @@ from accounts.mfa.services import (
     totp_disable,
 )
 from ciam.interaction import pending_new
+from sessions_ctx.policy import UNSUPPORTED_ACR, client_acr_requirement
 from sessions_ctx.services.authentication import session_record_authentication
 from tests.factories import UserFactory
 
@@ -72,7 +71,13 @@ def essential(**acr: object) -> str:
 def test_client_acr_requirement(params, min_acr, expected):
     """acr_values (weakest known), essential id_token acr (weakest known; unknown only:
     unsupported) and min_acr combine into the strongest demand."""
-    assert client_acr_requirement(pending=pending(**params), min_acr=min_acr) == expected
+    request = pending(**params)
+    assert (
+        client_acr_requirement(
+            acr_values=request.acr_values, essential_acr=request.essential_acr, min_acr=min_acr
+        )
+        == expected
+    )
 
 
 @pytest.mark.parametrize(

@@ -25,6 +25,13 @@ from .conftest import (
 ESSENTIAL_ACR_2 = json.dumps({"id_token": {"acr": {"essential": True, "values": ["2"]}}})
 
 
+def set_min_acr(client, value: str) -> None:
+    """The operator's change, as admin saves it (a saved client is re-read at once)."""
+    application = Application.objects.get(client_id=client.client_id)
+    application.min_acr = value
+    application.save()
+
+
 def remembered_session(browser, enrolled, password, client) -> None:
     """Leave ``browser`` signed in with the password only (acr 1) on a remembered browser."""
     page = start(browser, auth_params(client), enrolled.email, password)
@@ -109,7 +116,7 @@ def test_password_only_session_of_a_user_with_an_authenticator_steps_up(
     remembered_session(browser, enrolled, password, web_client)
     extra: dict[str, str] = {}
     if how == "min_acr":
-        Application.objects.filter(client_id=web_client.client_id).update(min_acr="2")
+        set_min_acr(web_client, "2")
     elif how == "acr_values":
         extra["acr_values"] = "2 phr"
     elif how == "essential_claim":
@@ -164,7 +171,7 @@ def test_passkey_level_cannot_be_reached_with_an_authenticator(
     """min_acr "phr" (phishing-resistant): an authenticator app does not reach it; the page
     offers signing in again (with a passkey) or going back (access_denied), no set-up of an
     authenticator app, and prompt=none gets unmet_authentication_requirements."""
-    Application.objects.filter(client_id=web_client.client_id).update(min_acr="phr")
+    set_min_acr(web_client, "phr")
     page = start(browser, auth_params(web_client), enrolled.email, password)
     assert "More security needed" in page.text
     assert "requires you to sign in with a passkey" in page.text

@@ -248,3 +248,23 @@ def test_logout_without_session_still_redirects(rp, session, browser):
     again = logout(rp, **params)
     assert again.status_code in (302, 303)
     assert query_of(again.headers["Location"])["state"] == "again"
+
+
+@pytest.mark.django_db
+def test_client_id_longer_than_any_names_no_client_even_with_a_real_prefix():
+    """A client_id over 100 characters names no client, not the client whose id is its
+    first 100 characters (the validator refuses such a client_id everywhere else)."""
+    from ciam.services.logout import LogoutRejected, logout_request_validate
+    from tests.factories import make_client
+
+    real = make_client(
+        "web",
+        client_id="c" * 100,
+        redirect_uris=["https://rp.example.test/cb"],
+        post_logout_redirect_uris=["https://rp.example.test/bye"],
+    )
+    params = {"post_logout_redirect_uri": "https://rp.example.test/bye"}
+    decision = logout_request_validate(params={**params, "client_id": real.client_id})
+    assert decision.redirect_url.startswith("https://rp.example.test/bye")
+    with pytest.raises(LogoutRejected):
+        logout_request_validate(params={**params, "client_id": real.client_id + "x"})

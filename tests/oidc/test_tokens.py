@@ -269,10 +269,10 @@ def test_refresh_token_redeemed_twice_at_once(rp, user, password, monkeypatch):
     """Two requests with one refresh token at the same moment: the first gets the new pair,
     the second invalid_grant (its read of the token predates the first's commit), and the
     whole family is revoked, as for any refresh token presented twice."""
-    from ciam import oidc
+    from ciam.oauth import lookups
 
     _, tokens = rp.sign_in(email=user.email, password=password)
-    lookup = oidc._LIVE_REFRESH_TOKEN_LOOKUP
+    lookup = lookups.LIVE_REFRESH_TOKEN_LOOKUP
     checksum = hashlib.sha256(tokens["refresh_token"].encode()).hexdigest()
     stale = lookup.first(checksum)  # what the second request read before the first committed
     winner = rp.refresh(tokens["refresh_token"])

@@ -257,3 +257,12 @@ def test_passkey_sign_in_over_another_account_signs_in_the_passkey_owner(client,
     response = sign_in(client, enrolled)
     assert response.status_code == 200
     assert client.session[SESSION_KEY] == str(user.pk)
+
+
+def test_rate_limited_sign_in_says_when_to_try_again(client, enrolled, settings):
+    """The JSON 429 of a refused passkey sign-in carries Retry-After (RFC 6585 4)."""
+    settings.CIAM_PASSKEYS_MAX_FAILED_ATTEMPTS = 1
+    assert sign_in(client, enrolled, origin="https://evil.example").status_code == 400
+    blocked = sign_in(client, enrolled)
+    assert blocked.status_code == 429
+    assert 0 < int(blocked["Retry-After"]) <= 300

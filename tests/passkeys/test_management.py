@@ -191,3 +191,19 @@ def test_other_browser_cannot_remove_without_its_own_recent_sign_in(user, passwo
     age_authentication(old, 3600)
     assert old.post(reverse("passkeys:remove", args=[passkey.pk])).status_code == 400
     assert Passkey.objects.filter(pk=passkey.pk).exists()
+
+
+def test_rate_limited_confirmation_says_when_to_try_again(signed_in, user, password, settings):
+    """The 429 of a refused password confirmation carries Retry-After (RFC 6585 4), like the
+    other pages refused for too many failures."""
+    settings.CIAM_PASSKEYS_MAX_FAILED_ATTEMPTS = 1
+    age_authentication(signed_in, 600)
+    assert signed_in.post(reverse("passkeys:manage"), {"password": "x"}).status_code == 400
+    blocked = signed_in.post(reverse("passkeys:manage"), {"password": password})
+    assert blocked.status_code == 429
+    assert 0 < int(blocked["Retry-After"]) <= 300
+    passkey = make_passkey(user)
+    removal = signed_in.post(reverse("passkeys:remove", args=[passkey.pk]), {"password": password})
+    assert removal.status_code == 429
+    assert 0 < int(removal["Retry-After"]) <= 300
+    assert Passkey.objects.filter(pk=passkey.pk).exists()

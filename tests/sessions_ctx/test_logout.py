@@ -150,3 +150,29 @@ def test_logout_when_state_belongs_to_another_user_revokes_nothing(user, applica
     tokens = token_family(application, other, sid=state.sid)
     session_logout(request=request)
     assert intact(tokens)
+
+
+def test_logout_tells_the_session_ended_after_signing_out(signed_in, user):
+    """sessions_ctx.signals.session_ended names the ended session (user and sid) once the
+    browser is signed out; ciam revokes its tokens on it. Nothing for a session that had no
+    authentication state."""
+    from sessions_ctx.signals import session_ended
+
+    sid = sid_of(signed_in)
+    seen: list[dict] = []
+
+    def receiver(sender, request, user_id, sid, **kwargs):
+        seen.append(
+            {"user_id": user_id, "sid": sid, "signed_out": SESSION_KEY not in request.session}
+        )
+
+    session_ended.connect(receiver)
+    try:
+        session_logout(request=signed_in)
+        anonymous = RequestFactory().get("/")
+        anonymous.session = SessionStore()
+        anonymous.user = AnonymousUser()
+        session_logout(request=anonymous)
+    finally:
+        session_ended.disconnect(receiver)
+    assert seen == [{"user_id": str(user.pk), "sid": sid, "signed_out": True}]

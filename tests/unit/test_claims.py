@@ -14,7 +14,7 @@ from ciam.claims import (
     requested_claim_names,
     user_claims,
 )
-from ciam.oidc import claim_source_for
+from ciam.oauth.claim_sources import claim_source_for
 from profiling.models import Profile
 from tests.factories import UserFactory
 

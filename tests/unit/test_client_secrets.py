@@ -17,7 +17,7 @@ from oauth2_provider.models import AbstractApplication, get_application_model
 from oauthlib.common import Request as OAuthlibRequest
 
 from ciam.client_secrets import ALGORITHM, ClientSecretHasher
-from ciam.oidc import CIAMValidator
+from ciam.oauth.validator import CIAMValidator
 from ciam.services.clients import client_register
 from tests.conftest import Browser, query_of
 

@@ -9,7 +9,7 @@ import pytest
 from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
 
-from ciam.views import discovery_bytes
+from ciam.views.discovery import discovery_bytes
 
 
 def call(path: str, method: str = "GET", **extra: str) -> tuple[str, dict[str, str], bytes]:

@@ -1,4 +1,4 @@
-"""Pending authorization requests and the ordered interaction steps (ciam/interaction.py)."""
+"""Pending authorization requests and the ordered interaction steps (ciam/interaction/)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from django.contrib.sessions.backends.db import SessionStore
 from django.test import RequestFactory
 
 from accounts.steps import SignInStep
-from ciam import interaction
 from ciam.interaction import (
     MAX_PENDING_PER_SESSION,
     PENDING_TTL_SECONDS,
@@ -24,6 +23,7 @@ from ciam.interaction import (
     pending_new,
     pending_save,
 )
+from ciam.interaction import pending as interaction
 from consent.steps import ConsentStep
 from tests.conftest import query_of
 

@@ -23,7 +23,7 @@ from ciam.keys import (
     signing_key_rotate,
 )
 from ciam.models import SigningKey
-from ciam.oidc import verify_id_token
+from ciam.oauth.id_tokens import verify_id_token
 
 pytestmark = pytest.mark.django_db
 

@@ -12,8 +12,9 @@ from django.utils import timezone
 from oauth2_provider.models import AccessToken, get_application_model
 
 from ciam.models import AuthorizationContext
-from ciam.oidc import _access_token_with_claim_sources, code_hash
-from ciam.prepared import PreparedLookup
+from ciam.oauth.lookups import access_token_with_claim_sources
+from ciam.oauth.prepared import PreparedLookup
+from ciam.oauth.tokens import code_hash
 from profiling.models import Profile
 from tests.factories import UserFactory, make_client
 
@@ -40,8 +41,8 @@ def token():
 
 def test_same_instance_as_the_queryset_with_related_objects_and_annotations(token):
     """Fields, select_related objects (client, user, profile) and annotations all match."""
-    lookup = PreparedLookup(_access_token_with_claim_sources)
-    expected = _access_token_with_claim_sources(token.token_checksum).first()
+    lookup = PreparedLookup(access_token_with_claim_sources)
+    expected = access_token_with_claim_sources(token.token_checksum).first()
     found = lookup.first(token.token_checksum)
     assert found.pk == expected.pk == token.pk
     assert found.expires == expected.expires
@@ -58,7 +59,7 @@ def test_same_instance_as_the_queryset_with_related_objects_and_annotations(toke
 
 def test_unknown_value_is_none(token):
     """A value no row has gives None, like first()."""
-    assert PreparedLookup(_access_token_with_claim_sources).first("0" * 64) is None
+    assert PreparedLookup(access_token_with_claim_sources).first("0" * 64) is None
 
 
 def test_compiled_once_per_connection_and_the_same_statement_each_time(token):
@@ -67,7 +68,7 @@ def test_compiled_once_per_connection_and_the_same_statement_each_time(token):
 
     def build(value):
         built.append(value)
-        return _access_token_with_claim_sources(value)
+        return access_token_with_claim_sources(value)
 
     lookup = PreparedLookup(build)
     with CaptureQueriesContext(connection) as captured:

@@ -2,12 +2,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandParser
 from oauth2_provider.models import get_application_model
 
 from accounts.services.users import user_create
+from ciam.app_settings import app_settings
 from ciam.keys import signing_keys_ensure
 from ciam.services.clients import client_register
 
@@ -21,11 +21,11 @@ class Command(BaseCommand):
     help = "Create the demo client and demo user (idempotent) and print how to try the flow."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--redirect-uri", default=f"{settings.CIAM_ISSUER}/demo/callback")
+        parser.add_argument("--redirect-uri", default=f"{app_settings.ISSUER}/demo/callback")
 
     def handle(self, *args: Any, **options: Any) -> None:
         signing_keys_ensure()
-        issuer = settings.CIAM_ISSUER
+        issuer = app_settings.ISSUER
         redirect_uri = options["redirect_uri"]
         demo = get_application_model().objects.filter(client_id=DEMO_CLIENT_ID).first()
         if demo is not None:

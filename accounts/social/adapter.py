@@ -11,6 +11,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from allauth.core.exceptions import ImmediateHttpResponse
 from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
 from allauth.socialaccount.providers.base import AuthProcess
@@ -20,9 +22,12 @@ from django.urls import reverse
 from .selectors import social_login_existing_account
 from .services import profile_fill_from_social_login, social_link_stash
 
+if TYPE_CHECKING:
+    from allauth.socialaccount.models import SocialLogin
+
 
 class SocialAccountAdapter(DefaultSocialAccountAdapter):
-    def pre_social_login(self, request: HttpRequest, sociallogin) -> None:
+    def pre_social_login(self, request: HttpRequest, sociallogin: SocialLogin) -> None:
         if sociallogin.is_existing:
             return  # a known social account: allauth signs its user in
         if sociallogin.state.get("process", AuthProcess.LOGIN) != AuthProcess.LOGIN:
@@ -32,9 +37,9 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
             return  # a new person: allauth signs them up
         user, email = match
         social_link_stash(request=request, sociallogin=sociallogin, user=user, email=email)
-        raise ImmediateHttpResponse(HttpResponseRedirect(reverse("passwordless:social-link")))
+        raise ImmediateHttpResponse(HttpResponseRedirect(reverse("social:link")))
 
-    def save_user(self, request: HttpRequest, sociallogin, form=None):
+    def save_user(self, request: HttpRequest, sociallogin: SocialLogin, form: Any = None) -> Any:
         user = super().save_user(request, sociallogin, form)
         profile_fill_from_social_login(user=user, sociallogin=sociallogin)
         return user

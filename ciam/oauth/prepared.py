@@ -23,14 +23,14 @@ from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.models import Field, QuerySet, UUIDField
-from django.db.models.query import get_related_populators
+from django.db.models.query import get_related_populators  # type: ignore[attr-defined]
 
 # A value no caller passes: it marks where the real value goes among the parameters.
 _PLACEHOLDER = "\x1fciam-prepared-lookup\x1f"
 _UUID_PLACEHOLDER = uuid.UUID("1f1f1f1f-c1a0-4e5e-8d00-1f1f1f1f1f1f")
 
 
-def _placeholder_for(field: Field) -> Any:
+def _placeholder_for(field: Field[Any, Any]) -> Any:
     if isinstance(field, UUIDField):
         return _UUID_PLACEHOLDER
     raise TypeError(f"No placeholder for {type(field).__name__}: compare with text instead.")
@@ -62,11 +62,11 @@ class PreparedLookup:
 
     def __init__(
         self,
-        build: Callable[[Any], QuerySet],
+        build: Callable[[Any], QuerySet[Any]],
         *,
-        field: Field | None = None,
+        field: Field[Any, Any] | None = None,
         using: str = DEFAULT_DB_ALIAS,
-    ):
+    ) -> None:
         self._build = build
         self._field = field
         self._placeholder = _PLACEHOLDER if field is None else _placeholder_for(field)
