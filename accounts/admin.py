@@ -5,6 +5,7 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.utils.translation import gettext_lazy as _
 
 from .models import Passkey, User
+from .privacy.admin import ErasureRequestAdmin, erase_accounts  # noqa: F401
 
 
 @admin.register(User)
@@ -12,6 +13,7 @@ class UserAdmin(DjangoUserAdmin):
     ordering = ("email",)
     list_display = ("email", "is_active", "is_staff", "date_joined", "last_login")
     search_fields = ("email",)
+    actions = [erase_accounts]
     fieldsets = (
         (None, {"fields": ("email", "password")}),
         (

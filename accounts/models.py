@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import secrets
+
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.contrib.auth.models import PermissionsMixin
 from django.db import models
@@ -10,6 +12,13 @@ from ciam.client_secrets import ALGORITHM as CLIENT_SECRET_ALGORITHM
 
 from .passkeys.models import Passkey, PasskeyOfferDismissal  # noqa: F401
 from .passwordless.models import EmailSignIn  # noqa: F401
+from .privacy.models import ErasureRequest  # noqa: F401
+
+
+def new_public_id() -> str:
+    """A user's public subject identifier (OIDC Core 8): 128 random bits, URL-safe, 22
+    characters. It says nothing about how many users there are or in which order they came."""
+    return secrets.token_urlsafe(16)
 
 
 class UserManager(BaseUserManager["User"]):
@@ -50,6 +59,15 @@ class User(AbstractBaseUser, PermissionsMixin):
     """A customer or an operator. The email address is the identifier."""
 
     email = models.EmailField(_("email address"), unique=True)
+    # The ``sub`` of public clients and the input of pairwise ones (ciam/subjects.py): set
+    # when the user is created, never changed and never reassigned.
+    public_id = models.CharField(
+        _("public subject identifier"),
+        max_length=32,
+        unique=True,
+        default=new_public_id,
+        editable=False,
+    )
     is_staff = models.BooleanField(
         _("staff status"),
         default=False,

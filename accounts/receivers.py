@@ -7,8 +7,15 @@ from django.dispatch import receiver
 
 from sessions_ctx.services.authentication import session_record_authentication
 
+from .privacy.services import erasure_cancel_on_sign_in
+
 
 @receiver(user_logged_in, dispatch_uid="accounts.record_authentication")
 def record_authentication_on_login(sender, request, user, **kwargs) -> None:
     if request is not None and hasattr(request, "session"):
         session_record_authentication(request=request, user_id=str(user.pk))
+
+
+@receiver(user_logged_in, dispatch_uid="accounts.privacy.cancel_erasure")
+def cancel_erasure_on_login(sender, request, user, **kwargs) -> None:
+    erasure_cancel_on_sign_in(request=request, user=user)

@@ -9,7 +9,7 @@ from django.http import HttpRequest
 from django.urls import reverse
 
 from ciam.interaction import InteractionStep, PendingAuthorization
-from ciam.oauth.id_tokens import verify_id_token
+from ciam.oauth.id_tokens import id_token_names_user, verify_id_token
 from sessions_ctx.selectors import session_auth_state
 
 
@@ -24,8 +24,10 @@ class SignInStep(InteractionStep):
         if state is None:
             return False
         if pending.id_token_hint:
+            # The hint's sub is the one its client sees (public, pairwise or legacy): compare
+            # it with that client's sub for the session's user, not with the user's id.
             claims = verify_id_token(pending.id_token_hint)
-            if claims is None or claims.get("sub") != state.user_id:
+            if claims is None or not id_token_names_user(claims, request.user):
                 return False
         if state.auth_time >= int(pending.created_at):
             return True  # authenticated during this very request

@@ -28,8 +28,12 @@ class ApplicationAdmin(DOTApplicationAdmin):
         "authorization_grant_type",
         "skip_authorization",
         "algorithm",
+        "subject_type",
     )
+    list_filter = (*DOTApplicationAdmin.list_filter, "subject_type")
     search_fields = ("name", "client_id")
+    # OIDC Core 8: the sub each client sees; the form's validation is Application.clean.
+    radio_fields = {**DOTApplicationAdmin.radio_fields, "subject_type": admin.VERTICAL}
 
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
         raw_secret = form.cleaned_data.get("client_secret", "")

@@ -53,6 +53,13 @@ class AppSettings(BaseAppSettings):
         "Middleware of the back-channel endpoints (token, userinfo, introspection, "
         "revocation; ciam/fastpath.py): called by servers, they need no session or CSRF.",
     )
+    CLAIM_PROVIDERS = Setting(
+        _strings,
+        (),
+        "Dotted paths of functions ``(user, application, scopes) -> dict`` giving the values "
+        "of the provider's own claims (ciam/claims.py ``PROVIDED_SCOPE_CLAIMS``, e.g. "
+        "``consents``); called for ID tokens and UserInfo only when such a scope was granted.",
+    )
     INTERACTION_STEPS = Setting(
         _strings,
         (

@@ -1,17 +1,23 @@
 """The one place where a user becomes OpenID Connect claims.
 
-``SCOPE_CLAIMS`` is the scope -> claims table (OIDC Core 5.4); ``user_claims`` is a pure
-function of the user, their profile, the granted scopes and the ``claims`` request parameter
-(OIDC Core 5.5). The validator in ciam/oauth/validator.py calls it for ID tokens and UserInfo.
+``SCOPE_CLAIMS`` is the scope -> claims table (OIDC Core 5.4, plus this provider's own
+scopes); ``user_claims`` is a pure function of the user, their profile, the granted scopes and
+the ``claims`` request parameter (OIDC Core 5.5). The validator in ciam/oauth/validator.py
+calls it for ID tokens and UserInfo.
+
+The claims of ``PROVIDED_SCOPE_CLAIMS`` come from other apps: the functions listed in
+``CIAM_CLAIM_PROVIDERS`` (ciam/oauth/claim_sources.py calls them, only when one of those
+scopes was granted) and reach this module as data, ``ClaimSource.provided``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
-SCOPE_CLAIMS: dict[str, tuple[str, ...]] = {
+# OIDC Core 5.4.
+STANDARD_SCOPE_CLAIMS: dict[str, tuple[str, ...]] = {
     "profile": (
         "name",
         "given_name",
@@ -33,7 +39,19 @@ SCOPE_CLAIMS: dict[str, tuple[str, ...]] = {
     "phone": ("phone_number", "phone_number_verified"),
 }
 
-STANDARD_CLAIMS = frozenset(claim for claims in SCOPE_CLAIMS.values() for claim in claims)
+# This provider's own scopes, whose values come from CIAM_CLAIM_PROVIDERS. ``consents``: the
+# user's purpose decisions this client may see (consent.claims.consents_claim).
+PROVIDED_SCOPE_CLAIMS: dict[str, tuple[str, ...]] = {
+    "consents": ("consents",),
+}
+
+SCOPE_CLAIMS: dict[str, tuple[str, ...]] = {**STANDARD_SCOPE_CLAIMS, **PROVIDED_SCOPE_CLAIMS}
+
+# Only standard claims may be requested one by one (the ``claims`` parameter, OIDC Core 5.5);
+# a provided claim needs its scope.
+STANDARD_CLAIMS = frozenset(claim for claims in STANDARD_SCOPE_CLAIMS.values() for claim in claims)
+PROVIDED_SCOPES = frozenset(PROVIDED_SCOPE_CLAIMS)
+PROVIDED_CLAIMS = frozenset(claim for claims in PROVIDED_SCOPE_CLAIMS.values() for claim in claims)
 
 CLAIMS_SUPPORTED: tuple[str, ...] = (
     "sub",
@@ -59,6 +77,8 @@ class ClaimSource:
     email: str
     email_verified: bool
     profile: Any | None  # profiling.models.Profile or None
+    # Values of PROVIDED_CLAIMS from CIAM_CLAIM_PROVIDERS (only read for their granted scope).
+    provided: Mapping[str, Any] = field(default_factory=dict)
 
 
 def _profile_value(profile: Any | None, claim: str) -> Any:
@@ -104,6 +124,8 @@ def claim_value(source: ClaimSource, claim: str) -> Any:
         return source.email or None
     if claim == "email_verified":
         return bool(source.email_verified) if source.email else None
+    if claim in PROVIDED_CLAIMS:
+        return source.provided.get(claim)
     return _profile_value(source.profile, claim)
 
 

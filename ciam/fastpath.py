@@ -65,7 +65,7 @@ class ProviderApplication:
         self, environ: dict[str, Any], start_response: Callable[..., Any]
     ) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
-        if path in BACKCHANNEL_PATHS:
+        if path in BACKCHANNEL_PATHS or path.startswith("/api/consent/"):
             return self.backchannel(environ, start_response)
         method = environ.get("REQUEST_METHOD", "")
         if method not in ("GET", "HEAD") or path not in (DISCOVERY_PATH, JWKS_PATH):

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import re
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
@@ -15,6 +17,14 @@ from sessions_ctx.constants import (
     ACR_VALUES_SUPPORTED,
 )
 
+from .subjects import (
+    SUBJECT_LEGACY,
+    SUBJECT_PAIRWISE,
+    SUBJECT_PUBLIC,
+    default_subject_type,
+    redirect_uri_hosts,
+)
+
 # What a client may demand as its minimum acr (sessions_ctx.constants, weakest first). One
 # factor is what every signed-in session has already: "Any" stands for it. A value added to
 # ACR_VALUES_SUPPORTED appears here too (under its own name until it gets a label).
@@ -27,6 +37,19 @@ MIN_ACR_CHOICES = [
     ("", _("Any")),
     *((acr, _ACR_LABELS.get(acr, acr)) for acr in ACR_VALUES_SUPPORTED if acr != ACR_ONE_FACTOR),
 ]
+
+
+class SubjectType(models.TextChoices):
+    """What ``sub`` a client sees (ciam/subjects.py, OIDC Core 8)."""
+
+    PUBLIC = SUBJECT_PUBLIC, _("Public: the same for every client")
+    PAIRWISE = SUBJECT_PAIRWISE, _("Pairwise: one per sector, unlinkable across sectors")
+    LEGACY = SUBJECT_LEGACY, _("Legacy: the database id (clients registered before)")
+
+
+# A host name (RFC 1123 labels), as ``sector_identifier`` holds it in place of a URI.
+_HOST_LABEL = r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?"
+_HOST_NAME = re.compile(rf"^(?=.{{1,253}}$){_HOST_LABEL}(\.{_HOST_LABEL})*$")
 
 
 class Application(AbstractApplication):
@@ -59,6 +82,37 @@ class Application(AbstractApplication):
         choices=MIN_ACR_CHOICES,
         help_text=_("Users are asked to step up to this level before this client gets a code."),
     )
+    consent_max_age_days: models.PositiveIntegerField[int | None, int | None] = (
+        models.PositiveIntegerField(
+            _("consent lasts (days)"),
+            null=True,
+            blank=True,
+            help_text=_(
+                "Third-party clients: users are asked again for this client's access this many "
+                "days after they allowed it. Empty: until they remove it."
+            ),
+        )
+    )
+    subject_type: models.CharField[str, str] = models.CharField(
+        _("subject type"),
+        max_length=8,
+        choices=SubjectType.choices,
+        default=default_subject_type,
+        help_text=_(
+            "The sub this client sees (OIDC Core 8). Changing it changes every user's sub for "
+            "this client: its relying party no longer recognises its users."
+        ),
+    )
+    sector_identifier: models.CharField[str, str] = models.CharField(
+        _("sector identifier"),
+        max_length=253,
+        blank=True,
+        help_text=_(
+            "Pairwise clients: the host name whose clients share pairwise subs (OIDC Core "
+            "8.1). Empty: the host of the redirect URIs, which must then be one host. Set it "
+            "to the old host before moving a pairwise client to new hosts."
+        ),
+    )
 
     class Meta(AbstractApplication.Meta):
         verbose_name = _("client application")
@@ -78,6 +132,28 @@ class Application(AbstractApplication):
             errors = {field: items for field, items in errors.items() if items}
             if errors:
                 raise ValidationError(errors) from error
+        self._clean_sector_identifier()
+
+    def _clean_sector_identifier(self) -> None:
+        # OIDC Core 8.1: with redirect URIs on several hosts the sector is not implied.
+        self.sector_identifier = (self.sector_identifier or "").strip().lower()
+        if self.sector_identifier and not _HOST_NAME.match(self.sector_identifier):
+            raise ValidationError(
+                {"sector_identifier": _("Give a host name, such as shop.example.com.")}
+            )
+        if (
+            self.subject_type == SubjectType.PAIRWISE
+            and not self.sector_identifier
+            and len(redirect_uri_hosts(self.redirect_uris or "")) > 1
+        ):
+            raise ValidationError(
+                {
+                    "sector_identifier": _(
+                        "A pairwise client with redirect URIs on several hosts needs a sector "
+                        "identifier (OIDC Core 8.1)."
+                    )
+                }
+            )
 
 
 class SigningKey(models.Model):

@@ -307,6 +307,10 @@ OAUTH2_PROVIDER = {
         "phone": _("Your phone number"),
         "address": _("Your postal address"),
         "offline_access": _("Access while you are away"),
+        "consents": _("Your choices about how your data is used"),
+        # Machine clients only (ciam/oauth/validator.py): the consent API for back ends.
+        "consent:read": _("Read customers' consent records"),
+        "consent:write": _("Record customers' consent decisions"),
     },
     "DEFAULT_SCOPES": ["openid"],
     "ACCESS_TOKEN_EXPIRE_SECONDS": CIAM_ACCESS_TOKEN_SECONDS,
@@ -340,6 +344,10 @@ CIAM_BRAND_LOGO_URL = env("CIAM_BRAND_LOGO_URL", default="")
 CIAM_BRAND_COLOR = env("CIAM_BRAND_COLOR", default="#1f5fbf")
 CIAM_SIGNING_KEY_FILE = env("CIAM_SIGNING_KEY_FILE", default="")
 CIAM_CLIENT_SECRET_KEY = env("CIAM_CLIENT_SECRET_KEY", default="")
+# Subject identifiers (ciam/subjects.py, OIDC Core 8): new clients' subject type, and the key
+# of pairwise subs (empty: derived from SECRET_KEY; changing it changes every pairwise sub).
+CIAM_DEFAULT_SUBJECT_TYPE = env("CIAM_DEFAULT_SUBJECT_TYPE", default="public")
+CIAM_PAIRWISE_SALT = env("CIAM_PAIRWISE_SALT", default="")
 # The demo client's landing page (/demo/callback), on by default in DEBUG.
 CIAM_DEMO = env.bool("CIAM_DEMO", default=DEBUG)
 CIAM_INTERACTION_STEPS = [
@@ -348,6 +356,16 @@ CIAM_INTERACTION_STEPS = [
     "accounts.passkeys.steps.PasskeyOfferStep",
     "consent.steps.ConsentStep",
 ]
+# Claims of the provider's own scopes (ciam/claims.py PROVIDED_SCOPE_CLAIMS), by function.
+CIAM_CLAIM_PROVIDERS = ["consent.claims.consents_claim"]
+# Consent receipts (consent/receipts.py): the law they are issued under and whom to contact.
+CIAM_CONSENT_JURISDICTION = env("CIAM_CONSENT_JURISDICTION", default="BR")
+CIAM_CONSENT_CONTROLLER_CONTACT = env("CIAM_CONSENT_CONTROLLER_CONTACT", default="")
+
+# Data subject rights (accounts/privacy): days between asking to delete an account and its
+# erasure; signing in meanwhile cancels it.
+CIAM_PRIVACY_ERASURE_GRACE_DAYS = env.int("CIAM_PRIVACY_ERASURE_GRACE_DAYS", default=7)
+
 # Second factors a session may still owe (sessions_ctx.policy.session_second_factor_missing):
 # adding a passkey waits until the authenticator app's code was given.
 CIAM_SESSIONS_SECOND_FACTOR_CHECKS = ["accounts.mfa.selectors.session_needs_second_factor"]

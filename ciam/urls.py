@@ -28,8 +28,10 @@ urlpatterns = [
     path("brand.css", pages.brand_css, name="brand-css"),
     path("", include(oidc_patterns)),
     path("", include("consent.urls")),
+    path("api/consent/", include("consent.urls_api")),
     path("account/mfa/", include("accounts.mfa.urls")),
     path("account/passkeys/", include("accounts.passkeys.urls")),
+    path("account/privacy/", include("accounts.privacy.urls")),
     path("account/email-sign-in/", include("accounts.passwordless.urls")),
     # Social login's own page keeps the path it had under email sign-in (links in flight).
     path("account/email-sign-in/social/", include("accounts.social.urls")),

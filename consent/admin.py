@@ -1,6 +1,25 @@
-from django.contrib import admin
+"""Operators' pages: OAuth grants, purposes and their versions, the read-only ledger."""
 
-from .models import Consent
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.db import models
+from django.db.models import QuerySet
+from django.forms import ModelForm
+from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
+
+from .models import (
+    ClientPurpose,
+    Consent,
+    ConsentRecord,
+    Purpose,
+    PurposeVersion,
+    VersionChange,
+)
+from .services.ledger import ConsentError, purpose_version_next_number, purpose_version_publish
 
 
 @admin.register(Consent)
@@ -9,3 +28,169 @@ class ConsentAdmin(admin.ModelAdmin):
     list_select_related = ("user", "application")
     search_fields = ("user__email", "application__name")
     raw_id_fields = ("user",)
+
+
+class ClientPurposeInline(admin.TabularInline):
+    model = ClientPurpose
+    extra = 1
+    raw_id_fields = ("application",)
+    verbose_name = _("client that needs or offers it")
+    verbose_name_plural = _("clients that need or offer it")
+
+
+class PurposeVersionInline(admin.TabularInline):
+    model = PurposeVersion
+    extra = 0
+    fields = ("number", "title_en", "change", "published_at")
+    readonly_fields = fields
+    show_change_link = True
+    can_delete = False
+    ordering = ("-number",)
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Purpose)
+class PurposeAdmin(admin.ModelAdmin):
+    list_display = ("key", "kind", "legal_basis", "required", "active", "current_version")
+    list_filter = ("kind", "legal_basis", "required", "active")
+    search_fields = ("key",)
+    inlines = (ClientPurposeInline, PurposeVersionInline)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
+        # The key is part of every ledger record's hash: renaming it would break the chains.
+        return ("key",) if obj is not None else ()
+
+    @admin.display(description=_("current version"))
+    def current_version(self, obj: Purpose) -> str:
+        version = obj.current_version()
+        return f"v{version.number} ({version.get_change_display()})" if version else "-"
+
+
+def _publish(
+    modeladmin: admin.ModelAdmin,
+    request: HttpRequest,
+    queryset: QuerySet[PurposeVersion],
+    change: str,
+) -> None:
+    for version in queryset.select_related("purpose").order_by("purpose_id", "number"):
+        try:
+            purpose_version_publish(version=version, change=change)
+        except ConsentError as error:
+            modeladmin.message_user(request, str(error), messages.ERROR)
+        else:
+            modeladmin.message_user(
+                request,
+                _("%(version)s published (%(change)s).")
+                % {"version": version, "change": version.get_change_display()},
+                messages.SUCCESS,
+            )
+
+
+@admin.action(description=_("Publish as material change (users are asked again)"))
+def publish_material(
+    modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[PurposeVersion]
+) -> None:
+    _publish(modeladmin, request, queryset, VersionChange.MATERIAL)
+
+
+@admin.action(description=_("Publish as minor change (nobody is asked again)"))
+def publish_minor(
+    modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[PurposeVersion]
+) -> None:
+    _publish(modeladmin, request, queryset, VersionChange.MINOR)
+
+
+@admin.register(PurposeVersion)
+class PurposeVersionAdmin(admin.ModelAdmin):
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
+    list_display = ("__str__", "purpose", "number", "change", "published_at")
+    list_filter = ("purpose", "change", ("published_at", admin.EmptyFieldListFilter))
+    list_select_related = ("purpose",)
+    search_fields = ("purpose__key", "title_en", "title_pt_br")
+    actions = (publish_material, publish_minor)
+    fields = (
+        "purpose",
+        "number",
+        "title_en",
+        "summary_en",
+        "text_en",
+        "title_pt_br",
+        "summary_pt_br",
+        "text_pt_br",
+        "policy_url",
+        "published_at",
+    )
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
+        if obj is not None and obj.is_published:
+            # What users agreed to never changes (its text_sha256 is in the ledger).
+            return (*self.fields, "change")
+        if obj is not None:
+            return ("purpose", "number", "published_at")
+        return ("number", "published_at")
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
+        if obj is not None and obj.is_published:
+            return (*self.fields, "change")
+        return self.fields
+
+    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
+        # Bulk delete would skip the per-version check below (published versions stay).
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # Published: shown read-only (view permission), never saved again.
+        if obj is not None and obj.is_published:
+            return False
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        if obj is not None and obj.is_published:
+            return False
+        return super().has_delete_permission(request, obj)
+
+    def save_model(self, request: HttpRequest, obj: Any, form: ModelForm, change: bool) -> None:
+        if not change:
+            obj.number = purpose_version_next_number(purpose=obj.purpose)
+        super().save_model(request, obj, form, change)
+
+
+@admin.register(ConsentRecord)
+class ConsentRecordAdmin(admin.ModelAdmin):
+    """The ledger, read-only: records are appended by the services and never edited."""
+
+    list_display = (
+        "at",
+        "user",
+        "purpose",
+        "version_number",
+        "action",
+        "channel",
+        "client_id",
+        "erased",
+    )
+    list_filter = ("purpose", "action", "channel", "erased")
+    list_select_related = ("user", "purpose", "version")
+    search_fields = ("user__email", "=subject", "=receipt_id", "=client_id")
+    date_hierarchy = "at"
+    ordering = ("-at", "-sequence")
+
+    @admin.display(description=_("version"), ordering="version__number")
+    def version_number(self, obj: ConsentRecord) -> str:
+        return f"v{obj.version.number}"
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return [field.name for field in ConsentRecord._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

@@ -2,13 +2,28 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
+from dataclasses import replace
+from functools import lru_cache
 from typing import Any
 
-from ..claims import ClaimSource
+from django.utils.module_loading import import_string
+
+from ..app_settings import app_settings
+from ..claims import PROVIDED_CLAIMS, PROVIDED_SCOPES, ClaimSource
+from ..subjects import subject_for
+
+ClaimProvider = Callable[[Any, Any, frozenset[str]], dict[str, Any]]
 
 
-def claim_source_for(user: Any, *, email_verified: bool | None = None) -> ClaimSource:
-    """What the claims function needs about ``user`` (profile, verified email).
+def claim_source_for(
+    user: Any, *, client: Any | None = None, email_verified: bool | None = None
+) -> ClaimSource:
+    """What the claims function needs about ``user`` (sub, profile, verified email).
+
+    ``sub`` is the one ``client`` sees (ciam/subjects.py: public, pairwise or legacy); the
+    same client gives the same ``sub`` in ID tokens and UserInfo (OIDC Core 5.3.2). Without
+    a client: the user's public subject.
 
     ``email_verified`` (OIDC Core 5.1: the address the ``email`` claim carries was verified)
     may come precomputed: UserInfo and ID tokens load it with the token or the
@@ -23,5 +38,34 @@ def claim_source_for(user: Any, *, email_verified: bool | None = None) -> ClaimS
             user_id=user.pk, email__iexact=user.email, verified=True
         ).exists()
     return ClaimSource(
-        sub=str(user.pk), email=user.email, email_verified=email_verified, profile=profile
+        sub=subject_for(user, client),
+        email=user.email,
+        email_verified=email_verified,
+        profile=profile,
     )
+
+
+@lru_cache(maxsize=4)
+def _claim_providers(paths: tuple[str, ...]) -> tuple[ClaimProvider, ...]:
+    return tuple(import_string(path) for path in paths)
+
+
+def with_provided_claims(
+    source: ClaimSource, *, user: Any, application: Any, scopes: Iterable[str]
+) -> ClaimSource:
+    """``source`` with the values of the provided claims (``PROVIDED_SCOPE_CLAIMS``, e.g.
+    ``consents``) from the ``CIAM_CLAIM_PROVIDERS`` functions ``(user, application, scopes)``.
+
+    They are called only when one of those scopes was granted, and on every call (no cache:
+    a withdrawn consent shows in the next ID token or UserInfo answer); only the names of
+    ``PROVIDED_CLAIMS`` are kept, so a provider cannot replace ``sub`` or a standard claim.
+    """
+    granted = frozenset(scopes)
+    if not granted & PROVIDED_SCOPES or user is None or application is None:
+        return source
+    provided: dict[str, Any] = {}
+    for provider in _claim_providers(app_settings.CLAIM_PROVIDERS):
+        for name, value in provider(user, application, granted).items():
+            if name in PROVIDED_CLAIMS:
+                provided[name] = value
+    return replace(source, provided=provided)

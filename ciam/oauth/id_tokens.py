@@ -13,10 +13,11 @@ from typing import TYPE_CHECKING, Any
 from django.contrib.auth import get_user_model
 from jwcrypto import jws, jwt
 from jwcrypto.common import JWException
-from oauth2_provider.models import AbstractApplication
+from oauth2_provider.models import AbstractApplication, get_application_model
 from oauth2_provider.settings import oauth2_settings
 
 from ..keys import active_signing_key, keyring
+from ..subjects import SUBJECT_LEGACY, SUBJECT_PAIRWISE, SUBJECT_PUBLIC, subject_for
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
@@ -89,9 +90,41 @@ def verify_id_token(token: Any, *, require_unexpired: bool = False) -> dict[str,
     return claims
 
 
-def user_for_sub(sub: Any) -> AbstractBaseUser | None:
-    """The active user an ID token's ``sub`` names (ours are the user's primary key,
-    OIDC Core 8: public subject identifiers), else None."""
-    if not isinstance(sub, str) or not sub.isdigit():
+def _audience_clients(claims: dict[str, Any]) -> list[AbstractApplication]:
+    """The clients an ID token's ``aud`` names (at most five: ours name one)."""
+    audience = claims.get("aud")
+    audiences = [audience] if isinstance(audience, str) else audience
+    if not isinstance(audiences, list):
+        return []
+    client_ids = [item for item in audiences[:5] if isinstance(item, str) and len(item) <= 100]
+    return list(get_application_model().objects.filter(client_id__in=client_ids))
+
+
+def id_token_names_user(claims: dict[str, Any], user: Any) -> bool:
+    """Whether verified ID token ``claims`` are about ``user``: their ``sub`` is the one the
+    token's client sees for ``user`` (public, pairwise or legacy, ciam/subjects.py). Used for
+    id_token_hint (OIDC Core 3.1.2.1), whose client may differ from the requesting one."""
+    sub = claims.get("sub")
+    if not isinstance(sub, str) or user is None or not getattr(user, "is_authenticated", False):
+        return False
+    return any(subject_for(user, client) == sub for client in _audience_clients(claims))
+
+
+def user_for_sub(sub: Any, *, client: AbstractApplication) -> AbstractBaseUser | None:
+    """The active user whose ``sub`` at ``client`` is ``sub``, else None.
+
+    Public subjects are the user's ``public_id``, legacy ones their primary key. Pairwise
+    subjects are one-way (OIDC Core 8.1) and this provider keeps no table of them: they
+    resolve to None; a caller that knows whom to expect asks ``id_token_names_user``.
+    """
+    if not isinstance(sub, str) or not sub or len(sub) > 255:
         return None
-    return get_user_model().objects.filter(pk=int(sub), is_active=True).first()
+    users = get_user_model().objects.filter(is_active=True)
+    subject_type = getattr(client, "subject_type", SUBJECT_PUBLIC)
+    if subject_type == SUBJECT_LEGACY:
+        if not sub.isascii() or not sub.isdigit() or len(sub) > 18:
+            return None
+        return users.filter(pk=int(sub)).first()
+    if subject_type == SUBJECT_PAIRWISE:
+        return None
+    return users.filter(public_id=sub).first()

@@ -33,7 +33,7 @@ from oauthlib.oauth2.rfc6749.errors import InvalidGrantError, UnsupportedRespons
 
 from ..claims import CLAIMS_SUPPORTED, user_claims
 from ..models import AuthorizationContext
-from .claim_sources import claim_source_for
+from .claim_sources import claim_source_for, with_provided_claims
 from .client_cache import application_cache_get, application_cache_put
 from .id_tokens import id_token_algorithm, sign_id_token, signing_jwk_for, verify_id_token
 from .lookups import (
@@ -56,8 +56,14 @@ Grant = get_grant_model()
 IDToken = get_id_token_model()
 RefreshToken = get_refresh_token_model()
 
-# Scopes about the signed-in user (OIDC Core 5.4 and 11).
-USER_SCOPES = frozenset({"openid", "profile", "email", "phone", "address", "offline_access"})
+# Scopes about the signed-in user (OIDC Core 5.4 and 11; ``consents``: their purpose
+# decisions).
+USER_SCOPES = frozenset(
+    {"openid", "profile", "email", "phone", "address", "offline_access", "consents"}
+)
+# Scopes of the back-end APIs (consent/api.py), for machine clients only: they reach every
+# user's records, which no client acting for one signed-in user may.
+MACHINE_SCOPES = frozenset({"consent:read", "consent:write"})
 
 
 class CIAMValidator(OAuth2Validator):
@@ -225,6 +231,8 @@ class CIAMValidator(OAuth2Validator):
     ) -> bool:
         # A machine client acts for no user: the user-data scopes mean nothing for it.
         if self._is_machine_client(client) and set(scopes) & USER_SCOPES:
+            return False
+        if not self._is_machine_client(client) and set(scopes) & MACHINE_SCOPES:
             return False
         valid: bool = super().validate_scopes(client_id, scopes, client, request, *args, **kwargs)
         return valid
@@ -416,10 +424,15 @@ class CIAMValidator(OAuth2Validator):
         if context is not None and context.user_id == request.user.pk:
             # The context was loaded with the user, profile and verified-email flag.
             source = claim_source_for(
-                context.user, email_verified=getattr(context, "ciam_email_verified", None)
+                context.user,
+                client=request.client,
+                email_verified=getattr(context, "ciam_email_verified", None),
             )
         else:
-            source = claim_source_for(request.user)
+            source = claim_source_for(request.user, client=request.client)
+        source = with_provided_claims(
+            source, user=request.user, application=request.client, scopes=request.scopes or []
+        )
         return user_claims(
             source,
             scopes=request.scopes or [],
@@ -494,10 +507,18 @@ class CIAMValidator(OAuth2Validator):
         claims_request = getattr(access_token, "ciam_claims", None)
         if isinstance(claims_request, str):  # some backends return JSON as text
             claims_request = json.loads(claims_request)
-        return user_claims(
+        source = with_provided_claims(
             claim_source_for(
-                request.user, email_verified=getattr(access_token, "ciam_email_verified", None)
+                request.user,
+                client=access_token.application,
+                email_verified=getattr(access_token, "ciam_email_verified", None),
             ),
+            user=request.user,
+            application=access_token.application,
+            scopes=access_token.scopes.keys(),
+        )
+        return user_claims(
+            source,
             scopes=access_token.scopes.keys(),
             claims_request=claims_request,
             member="userinfo",

@@ -8,6 +8,8 @@ from typing import Literal
 from oauth2_provider.generators import generate_client_secret
 from oauth2_provider.models import AbstractApplication, get_application_model
 
+from ..subjects import default_subject_type
+
 ClientKind = Literal["web", "spa", "service"]
 
 
@@ -16,6 +18,7 @@ class RegisteredClient:
     client_id: str
     client_secret: str  # the only time it is known in clear; "" for public clients
     application_id: int
+    subject_type: str = ""  # public, pairwise or legacy (ciam/subjects.py)
 
 
 def client_register(
@@ -28,6 +31,8 @@ def client_register(
     algorithm: str = AbstractApplication.RS256_ALGORITHM,
     client_id: str | None = None,
     client_secret: str | None = None,
+    subject_type: str | None = None,
+    sector_identifier: str = "",
 ) -> RegisteredClient:
     """Register a confidential web app, a public SPA/native app or a machine client.
 
@@ -35,6 +40,11 @@ def client_register(
     - spa: public, authorization code with PKCE S256 required, no secret.
     - service: client_credentials only, no user.
     The secret is returned once and stored as a keyed hash.
+
+    ``subject_type`` (``public``, ``pairwise`` or ``legacy``; None: CIAM_DEFAULT_SUBJECT_TYPE)
+    decides the ``sub`` the client sees (ciam/subjects.py); a pairwise client whose redirect
+    URIs are on several hosts needs ``sector_identifier``, a host name (OIDC Core 8.1).
+    Raises ``django.core.exceptions.ValidationError`` for an invalid registration.
     """
     Application = get_application_model()
     confidential = kind != "spa"
@@ -59,11 +69,16 @@ def client_register(
         client_secret=secret,
         # A public client has no secret: store none (hashing "" would store a hash of it).
         hash_client_secret=confidential,
+        subject_type=subject_type or default_subject_type(),
+        sector_identifier=sector_identifier,
     )
     if client_id:
         application.client_id = client_id
     application.full_clean()
     application.save()
     return RegisteredClient(
-        client_id=application.client_id, client_secret=secret, application_id=application.pk
+        client_id=application.client_id,
+        client_secret=secret,
+        application_id=application.pk,
+        subject_type=application.subject_type,
     )

@@ -14,6 +14,7 @@ from oauth2_provider.settings import oauth2_settings
 
 from ..oauth.prepared import PreparedLookup
 from ..oauth.tokens import token_checksum
+from ..subjects import subject_for
 
 INACTIVE: dict[str, Any] = {"active": False}
 
@@ -46,7 +47,8 @@ def _common(instance: Any) -> dict[str, Any]:
         "iat": int(instance.created.timestamp()),
     }
     if instance.user_id is not None:
-        data["sub"] = str(instance.user_id)
+        # The sub the token's client sees in its ID tokens and at UserInfo (ciam/subjects.py).
+        data["sub"] = subject_for(instance.user, instance.application)
         data["username"] = instance.user.email
     if instance.application is not None:
         data["aud"] = instance.application.client_id

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from django.utils.translation import gettext as _
 from oauth2_provider.models import get_application_model
 
-from ..oauth.id_tokens import verify_id_token
+from ..oauth.id_tokens import id_token_names_user, verify_id_token
 
 
 class LogoutRejected(Exception):
@@ -32,7 +33,7 @@ def _with_state(uri: str, state: str) -> str:
     return urlunsplit(parts._replace(query=urlencode(query)))
 
 
-def logout_request_validate(*, params: dict[str, str]) -> LogoutDecision:
+def logout_request_validate(*, params: dict[str, str], user: Any = None) -> LogoutDecision:
     """Validate id_token_hint, client_id and post_logout_redirect_uri.
 
     - A valid hint (our signature, RS256/ES256; expired is fine) and a registered
@@ -41,6 +42,9 @@ def logout_request_validate(*, params: dict[str, str]) -> LogoutDecision:
     - A redirect without a hint: the user confirms first, and is redirected only when
       client_id names the client that registered it.
     - Nothing, or only state: the user confirms, then sees the logged-out page.
+    - A valid hint about someone other than the signed-in ``user``: the user confirms
+      (RP-Initiated Logout 1.0 section 2: the OP asks when the hint does not name the
+      End-User who is logged in).
     """
     hint = params.get("id_token_hint", "")
     client_id = params.get("client_id", "")
@@ -49,6 +53,7 @@ def logout_request_validate(*, params: dict[str, str]) -> LogoutDecision:
     Application = get_application_model()
 
     application = None
+    hint_trusted = False
     if hint:
         claims = verify_id_token(hint)
         if claims is None:
@@ -58,6 +63,8 @@ def logout_request_validate(*, params: dict[str, str]) -> LogoutDecision:
         if client_id and client_id not in audiences:
             raise LogoutRejected(_("The sign-out request names another application."))
         application = Application.objects.filter(client_id__in=audiences[:5]).first()
+        signed_in = user is not None and getattr(user, "is_authenticated", False)
+        hint_trusted = not signed_in or id_token_names_user(claims, user)
     elif client_id:
         application = (
             # No client_id is longer than 100 characters or holds a NUL byte: such a value
@@ -72,7 +79,7 @@ def logout_request_validate(*, params: dict[str, str]) -> LogoutDecision:
     if not redirect_uri:
         # Without a valid hint the request may come from anywhere (an <img> on another
         # site): the user confirms (RP-Initiated Logout 1.0 section 2).
-        return LogoutDecision(redirect_url="", needs_confirmation=not hint)
+        return LogoutDecision(redirect_url="", needs_confirmation=not hint_trusted)
     if application is None:
         raise LogoutRejected(
             _("The sign-out request asks for a redirect without naming the application.")
@@ -82,6 +89,6 @@ def logout_request_validate(*, params: dict[str, str]) -> LogoutDecision:
     url = _with_state(redirect_uri, state)
     return LogoutDecision(
         redirect_url=url,
-        needs_confirmation=not hint,
+        needs_confirmation=not hint_trusted,
         client_name=application.name or application.client_id,
     )

@@ -16,6 +16,7 @@ from sessions_ctx.constants import ACR_VALUES_SUPPORTED
 
 from ..claims import CLAIMS_SUPPORTED
 from ..keys import keyring
+from ..subjects import SUBJECT_TYPES_SUPPORTED
 
 
 @lru_cache(maxsize=1)
@@ -39,7 +40,7 @@ def discovery_bytes() -> tuple[bytes, str]:
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
         "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
-        "subject_types_supported": ["public"],
+        "subject_types_supported": list(SUBJECT_TYPES_SUPPORTED),
         "id_token_signing_alg_values_supported": ["RS256", "ES256"],
         "token_endpoint_auth_methods_supported": [
             "client_secret_basic",

@@ -27,7 +27,7 @@ def end_session(request: HttpRequest) -> HttpResponse:
     if params is None:
         return error_page(request, "invalid_request", _("Send the sign-out request as a form."))
     try:
-        decision = logout_request_validate(params=dict(params))
+        decision = logout_request_validate(params=dict(params), user=request.user)
     except LogoutRejected as rejected:
         return error_page(request, "invalid_request", rejected.description)
     if decision.needs_confirmation:

@@ -60,6 +60,7 @@ def test_admin_creates_client_and_shows_secret_once(operator_client):
             "post_logout_redirect_uris": "",
             "allowed_origins": "",
             "algorithm": "RS256",
+            "subject_type": "public",
             "logo_url": "",
             "backchannel_logout_uri": "",
             "registration_source": "admin",

@@ -155,3 +155,21 @@ def test_individually_requested_claims_need_consent_too(request_of, user, third_
 def test_requested_claims_are_standard_names_from_both_members(third_party, claims, expected):
     """Only standard claim names count; malformed claims parameters request nothing."""
     assert requested_claims(pending_for(third_party, claims=claims)) == expected
+
+
+def test_a_client_may_limit_how_long_its_grant_lasts(request_of, user, third_party):
+    """With consent_max_age_days set, a grant older than that asks again; a fresh one and a
+    client without a limit do not."""
+    consent = consent_grant(
+        user=user, application=third_party, scopes=["openid", "email"], claims=[]
+    )
+    assert satisfied(request_of, pending_for(third_party))
+    third_party.consent_max_age_days = 30
+    third_party.save()
+    assert satisfied(request_of, pending_for(third_party))
+    consent.granted_at = timezone.now() - timedelta(days=31)
+    consent.save()
+    assert not satisfied(request_of, pending_for(third_party))
+    third_party.consent_max_age_days = None
+    third_party.save()
+    assert satisfied(request_of, pending_for(third_party))

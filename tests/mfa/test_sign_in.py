@@ -40,7 +40,7 @@ def test_password_then_code_gives_acr_2_with_otp_and_mfa(
     claims = id_token_claims(issuer, web_client, answer["code"])
     assert claims["acr"] == "2"
     assert {"pwd", "otp", "mfa"} <= set(claims["amr"])
-    assert claims["sub"] == str(enrolled.user.pk)
+    assert claims["sub"] == enrolled.user.public_id
     assert claims["nonce"] == params["nonce"]
 
 

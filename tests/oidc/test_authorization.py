@@ -383,7 +383,7 @@ def test_authorization_request_by_post(rp, user, password):
     location = rp.authorize(request, email=user.email, password=password, method="POST")
     tokens = rp.exchange(location, request)
     claims = rp.verify_id_token(tokens["id_token"], nonce=request.nonce).claims
-    assert claims["sub"] == str(user.pk)
+    assert claims["sub"] == user.public_id
 
 
 def test_authorization_post_with_session_is_silent(rp, user, password):

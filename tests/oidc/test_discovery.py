@@ -64,7 +64,7 @@ def test_scopes_and_response_types(metadata):
         metadata["scopes_supported"]
     )
     assert metadata["response_types_supported"] == ["code"]
-    assert metadata["subject_types_supported"] == ["public"]
+    assert metadata["subject_types_supported"] == ["public", "pairwise"]
 
 
 def test_algorithms_grants_and_pkce(metadata):

@@ -46,7 +46,7 @@ def test_full_journey(rp, browser, user, password, issuer):
     assert started - 60 <= claims["auth_time"] <= claims["iat"]
     assert isinstance(claims["sid"], str)
     assert claims["sid"]
-    assert claims["sub"] == str(user.pk)
+    assert claims["sub"] == user.public_id
 
     # UserInfo speaks about the same subject.
     userinfo = rp.userinfo(tokens["access_token"])

@@ -268,3 +268,41 @@ def test_client_id_longer_than_any_names_no_client_even_with_a_real_prefix():
     assert decision.redirect_url.startswith("https://rp.example.test/bye")
     with pytest.raises(LogoutRejected):
         logout_request_validate(params={**params, "client_id": real.client_id + "x"})
+
+
+@pytest.mark.django_db
+def test_hint_about_someone_else_than_the_signed_in_user_asks_first(settings):
+    """RP-Initiated Logout 1.0 section 2: a valid id_token_hint naming another End-User than
+    the one signed in is no reason to sign that one out unasked; with the right user, or
+    nobody signed in, the hint is enough."""
+    from oauth2_provider.models import get_application_model
+
+    from ciam.oauth.id_tokens import sign_id_token
+    from ciam.services.logout import logout_request_validate
+    from ciam.subjects import subject_for
+    from tests.factories import UserFactory, make_client
+
+    registered = make_client(
+        "web",
+        redirect_uris=["https://rp.example.test/cb"],
+        post_logout_redirect_uris=["https://rp.example.test/bye"],
+    )
+    client = get_application_model().objects.get(client_id=registered.client_id)
+    alice, bob = UserFactory(), UserFactory()
+    now = int(time.time())
+    hint = sign_id_token(
+        {
+            "iss": settings.OAUTH2_PROVIDER["OIDC_ISS_ENDPOINT"],
+            "sub": subject_for(alice, client),
+            "aud": client.client_id,
+            "iat": now,
+            "exp": now + 60,
+        },
+        algorithm="RS256",
+    )
+    params = {"id_token_hint": hint, "post_logout_redirect_uri": "https://rp.example.test/bye"}
+    assert not logout_request_validate(params=params, user=alice).needs_confirmation
+    assert not logout_request_validate(params=params, user=None).needs_confirmation
+    asked = logout_request_validate(params=params, user=bob)
+    assert asked.needs_confirmation
+    assert asked.redirect_url.startswith("https://rp.example.test/bye")

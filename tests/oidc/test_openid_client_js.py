@@ -103,7 +103,7 @@ def test_openid_client_code_flow_pkce_refresh(
     claims = exchange["value"]["claims"]
     assert claims["iss"] == issuer
     assert claims["aud"] in (registered.client_id, [registered.client_id])
-    assert claims["sub"] == str(user.pk)
+    assert claims["sub"] == user.public_id
     assert claims["nonce"] == started["nonce"]
     assert exchange["value"]["has_refresh_token"]
 

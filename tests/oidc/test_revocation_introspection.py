@@ -85,7 +85,7 @@ def test_introspection_of_an_active_access_token(rp, tokens, user, issuer):
     assert data["active"] is True
     assert set(data["scope"].split()) == {"openid", "email"}
     assert data["client_id"] == rp.client.client_id
-    assert data["sub"] == str(user.pk)
+    assert data["sub"] == user.public_id
     assert data["iss"] == issuer
     assert data["exp"] > data["iat"]
     assert data["token_type"].lower() == "bearer"

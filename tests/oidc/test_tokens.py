@@ -87,7 +87,7 @@ def test_client_secret_post_works_like_basic(make_rp, web_client, user, password
     claims = rp.verify_id_token(
         tokens["id_token"], nonce=request.nonce, access_token=tokens["access_token"]
     ).claims
-    assert claims["sub"] == str(user.pk)
+    assert claims["sub"] == user.public_id
     refreshed = rp.refresh(tokens["refresh_token"])
     assert refreshed["access_token"]
 
@@ -262,7 +262,7 @@ def test_refresh_revokes_the_access_token_it_replaces(rp, user, password):
     _, tokens = rp.sign_in(email=user.email, password=password)
     refreshed = rp.refresh(tokens["refresh_token"])
     assert rp.userinfo(tokens["access_token"]).status_code == 401
-    assert rp.userinfo(refreshed["access_token"]).json()["sub"] == str(user.pk)
+    assert rp.userinfo(refreshed["access_token"]).json()["sub"] == user.public_id
 
 
 def test_refresh_token_redeemed_twice_at_once(rp, user, password, monkeypatch):

@@ -111,7 +111,7 @@ def test_scope_yields_its_standard_claims(rp, profiled_user, password, scope, ex
 def test_openid_scope_alone_gives_only_sub(rp, profiled_user, password):
     """scope=openid alone releases sub and nothing else."""
     _, tokens = rp.sign_in(email=profiled_user.email, password=password, scope="openid")
-    assert rp.userinfo(tokens["access_token"]).json() == {"sub": str(profiled_user.pk)}
+    assert rp.userinfo(tokens["access_token"]).json() == {"sub": profiled_user.public_id}
 
 
 def test_unknown_values_are_omitted_not_null(rp, user, password):

@@ -44,7 +44,7 @@ def test_sign_up_by_code_returns_to_the_application(browser, web_client, issuer,
     response = browser.follow_local(submit(browser, code_page, code=code))
     claims = redeem(issuer, web_client, response.headers["Location"])
     user = get_user_model().objects.get(email="newcomer@example.org")
-    assert claims["sub"] == str(user.pk)
+    assert claims["sub"] == user.public_id
     assert claims["amr"] == ["otp"]
     assert claims["email"] == "newcomer@example.org"
     assert claims["email_verified"] is True
@@ -60,5 +60,5 @@ def test_sign_in_by_link_returns_to_the_application(browser, web_client, user, i
     link = re.search(r"^(http\S+/link/[\w-]+/)$", mailoutbox[-1].body, re.M).group(1)
     response = browser.follow_local(browser.get(link))
     claims = redeem(issuer, web_client, response.headers["Location"])
-    assert claims["sub"] == str(user.pk)
+    assert claims["sub"] == user.public_id
     assert claims["amr"] == ["otp"]

@@ -57,7 +57,7 @@ def test_new_user_signs_up_with_the_provider_and_returns_to_the_application(
     assert (claims["given_name"], claims["family_name"]) == ("Bia", "Souza")
 
     user = get_user_model().objects.get(email=idp.identity.email)
-    assert claims["sub"] == str(user.pk)
+    assert claims["sub"] == user.public_id
     assert not user.has_usable_password()
     assert EmailAddress.objects.filter(user=user, email=user.email, verified=True, primary=True)
     profile = Profile.objects.get(user=user)
@@ -155,7 +155,7 @@ def test_existing_email_is_not_taken_over_but_linked_after_password_sign_in(
     )
     response = browser.follow_local(response)
     claims = redeem(issuer, web_client, response.headers["Location"])
-    assert claims["sub"] == str(user.pk)
+    assert claims["sub"] == user.public_id
     assert claims["amr"] == ["pwd"]  # the owner proved the account with the password
     account = SocialAccount.objects.get(user=user)
     assert account.uid == idp.identity.sub
@@ -164,7 +164,7 @@ def test_existing_email_is_not_taken_over_but_linked_after_password_sign_in(
     _params, page = sign_in_page(other_browser, web_client)
     response = press_provider_button(other_browser, page, PROVIDER_NAME, idp.url)
     claims = redeem(issuer, web_client, response.headers["Location"])
-    assert claims["sub"] == str(user.pk)
+    assert claims["sub"] == user.public_id
     assert claims["amr"] == ["fed"]
 
 

@@ -8,13 +8,16 @@ import pytest
 
 from ciam.claims import (
     CLAIMS_SUPPORTED,
+    PROVIDED_CLAIMS,
+    PROVIDED_SCOPE_CLAIMS,
     SCOPE_CLAIMS,
     STANDARD_CLAIMS,
+    STANDARD_SCOPE_CLAIMS,
     ClaimSource,
     requested_claim_names,
     user_claims,
 )
-from ciam.oauth.claim_sources import claim_source_for
+from ciam.oauth.claim_sources import claim_source_for, with_provided_claims
 from profiling.models import Profile
 from tests.factories import UserFactory
 
@@ -40,6 +43,9 @@ SPEC_SCOPE_CLAIMS = {
     "address": {"address"},
     "phone": {"phone_number", "phone_number_verified"},
 }
+
+# This provider's own scopes (README "Endpoints"): their claims come from CIAM_CLAIM_PROVIDERS.
+CIAM_SCOPE_CLAIMS = {"consents": {"consents"}}
 
 # Claims this provider has no data for: never released, whatever is asked.
 NEVER_KNOWN = {"preferred_username", "profile"}
@@ -75,14 +81,32 @@ def source(profile: Profile | None = None, *, verified: bool = True, email: str 
 
 
 def test_scope_table_is_the_one_of_the_spec():
-    """SCOPE_CLAIMS lists exactly the standard claims of OIDC Core 5.4 for each scope."""
-    assert {scope: set(claims) for scope, claims in SCOPE_CLAIMS.items()} == SPEC_SCOPE_CLAIMS
+    """The standard part of the table lists exactly the claims of OIDC Core 5.4 for each
+    scope; the whole table adds the provider's own scopes and nothing else."""
+    assert {
+        scope: set(claims) for scope, claims in STANDARD_SCOPE_CLAIMS.items()
+    } == SPEC_SCOPE_CLAIMS
     assert set().union(*SPEC_SCOPE_CLAIMS.values()) == STANDARD_CLAIMS
+    assert {scope: set(claims) for scope, claims in PROVIDED_SCOPE_CLAIMS.items()} == (
+        CIAM_SCOPE_CLAIMS
+    )
+    assert {scope: set(claims) for scope, claims in SCOPE_CLAIMS.items()} == {
+        **SPEC_SCOPE_CLAIMS,
+        **CIAM_SCOPE_CLAIMS,
+    }
+    assert not PROVIDED_CLAIMS & STANDARD_CLAIMS
 
 
 def test_discovery_claims_cover_every_standard_claim_and_sub():
     """claims_supported names every claim the table can release, and sub."""
     assert STANDARD_CLAIMS | {"sub"} <= set(CLAIMS_SUPPORTED)
+
+
+def test_discovery_claims_and_scopes_name_the_consents_claim(settings):
+    """claims_supported lists consents; the consents scope is a registered scope (so
+    discovery's scopes_supported and DOT's scope checks know it)."""
+    assert "consents" in CLAIMS_SUPPORTED
+    assert "consents" in settings.OAUTH2_PROVIDER["SCOPES"]
 
 
 @pytest.mark.parametrize("scope", sorted(SPEC_SCOPE_CLAIMS))
@@ -268,9 +292,9 @@ def test_claim_source_for_user_without_profile_row():
     assert not Profile.objects.filter(user=user).exists()
     claim_source = claim_source_for(user)
     assert claim_source.profile is None
-    assert claim_source.sub == str(user.pk)
+    assert claim_source.sub == user.public_id
     assert claim_source.email_verified is True
-    assert user_claims(claim_source, scopes=["openid", "profile"]) == {"sub": str(user.pk)}
+    assert user_claims(claim_source, scopes=["openid", "profile"]) == {"sub": user.public_id}
 
 
 @pytest.mark.django_db
@@ -280,3 +304,95 @@ def test_claim_source_for_user_with_unverified_email():
 
     user = user_create(email="unverified@example.com", password=None, email_verified=False)
     assert claim_source_for(user).email_verified is False
+
+
+# --- claims provided by other apps (CIAM_CLAIM_PROVIDERS) ------------------------------------
+
+DECISIONS = {"terms": {"granted": True, "version": 2, "at": 1700000000}}
+
+
+def provided_source(provided: dict | None = None) -> ClaimSource:
+    return ClaimSource(
+        sub="42", email="a@x.test", email_verified=True, profile=None, provided=provided or {}
+    )
+
+
+def test_provided_claim_released_with_its_scope_only():
+    """consents comes from ClaimSource.provided, and only when the consents scope was
+    granted."""
+    source = provided_source({"consents": DECISIONS})
+    assert user_claims(source, scopes=["openid", "consents"]) == {
+        "sub": "42",
+        "consents": DECISIONS,
+    }
+    assert user_claims(source, scopes=["openid", "email"]) == {
+        "sub": "42",
+        "email": "a@x.test",
+        "email_verified": True,
+    }
+
+
+def test_empty_decisions_are_released_as_an_empty_object():
+    """With the scope but no decision yet, the claim is {} (not omitted): the client tells
+    "nothing decided" from "scope not granted"."""
+    source = provided_source({"consents": {}})
+    assert user_claims(source, scopes=["openid", "consents"]) == {"sub": "42", "consents": {}}
+
+
+def test_provided_claim_cannot_be_requested_without_its_scope():
+    """The claims parameter (OIDC Core 5.5) releases standard claims only: consents needs
+    its scope."""
+    source = provided_source({"consents": DECISIONS})
+    request = {"userinfo": {"consents": None}, "id_token": {"consents": {"essential": True}}}
+    for member in ("userinfo", "id_token"):
+        claims = user_claims(source, scopes=["openid"], claims_request=request, member=member)
+        assert claims == {"sub": "42"}
+
+
+def test_provided_values_never_replace_standard_claims():
+    """A provided value named like a standard claim is ignored by the claims function."""
+    source = provided_source({"sub": "1", "email": "other@x.test", "consents": {}})
+    claims = user_claims(source, scopes=["openid", "email", "consents"])
+    assert claims == {"sub": "42", "email": "a@x.test", "email_verified": True, "consents": {}}
+
+
+CALLS: list[tuple] = []
+
+
+def recording_provider(user, application, scopes):
+    CALLS.append((user, application, scopes))
+    return {"consents": {"news": {"granted": False, "version": 1, "at": 1}}, "sub": "evil"}
+
+
+@pytest.fixture
+def recording_providers(settings):
+    settings.CIAM_CLAIM_PROVIDERS = [f"{__name__}.recording_provider"]
+    CALLS.clear()
+    yield CALLS
+    CALLS.clear()
+
+
+def test_providers_called_only_when_their_scope_was_granted(recording_providers):
+    """with_provided_claims calls CIAM_CLAIM_PROVIDERS only for a granted provided scope (no
+    extra query otherwise), and keeps only the names of the provided claims."""
+    source = ClaimSource(sub="42", email="", email_verified=False, profile=None)
+    same = with_provided_claims(source, user="u", application="app", scopes=["openid", "email"])
+    assert same is source
+    assert recording_providers == []
+    provided = with_provided_claims(
+        source, user="u", application="app", scopes=["openid", "consents"]
+    )
+    assert recording_providers == [("u", "app", frozenset({"openid", "consents"}))]
+    assert provided.provided == {"consents": {"news": {"granted": False, "version": 1, "at": 1}}}
+    assert user_claims(provided, scopes=["openid", "consents"])["sub"] == "42"
+
+
+def test_no_provider_without_a_user_or_a_client(recording_providers):
+    """A token without a user (client_credentials) or without a client gets no provided
+    claims, and no provider is called."""
+    source = ClaimSource(sub="42", email="", email_verified=False, profile=None)
+    assert with_provided_claims(source, user=None, application="app", scopes=["consents"]) is (
+        source
+    )
+    assert with_provided_claims(source, user="u", application=None, scopes=["consents"]) is (source)
+    assert recording_providers == []

@@ -41,6 +41,23 @@ class Command(BaseCommand):
         parser.add_argument(
             "--client-secret", help="Choose the secret (at least 32 characters) instead."
         )
+        parser.add_argument(
+            "--subject-type",
+            choices=["public", "pairwise", "legacy"],
+            help=(
+                "The sub the client sees: public (the user's public id, the same for every "
+                "client), pairwise (one per sector, OIDC Core 8.1) or legacy (the database "
+                "id). Default: CIAM_DEFAULT_SUBJECT_TYPE."
+            ),
+        )
+        parser.add_argument(
+            "--sector-identifier",
+            default="",
+            help=(
+                "Pairwise clients: the host name that groups clients sharing pairwise subs; "
+                "needed when the redirect URIs are on several hosts."
+            ),
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         secret = options["client_secret"]
@@ -58,10 +75,13 @@ class Command(BaseCommand):
                 algorithm=options["algorithm"],
                 client_id=options["client_id"],
                 client_secret=secret,
+                subject_type=options["subject_type"],
+                sector_identifier=options["sector_identifier"],
             )
         except ValidationError as error:
             raise CommandError("; ".join(error.messages)) from error
         self.stdout.write(f"client_id: {client.client_id}")
+        self.stdout.write(f"subject_type: {client.subject_type}")
         if client.client_secret:
             self.stdout.write(f"client_secret: {client.client_secret}")
             self.stdout.write("Keep the secret now: it is stored hashed and not shown again.")
