@@ -40,17 +40,11 @@ def page_language() -> str:
     return "pt-br" if (translation.get_language() or "").lower().startswith("pt") else "en"
 
 
-@dataclass(frozen=True)
-class PurposeOnPage:
-    """A purpose version as the page shows it, in the page's language."""
+class ShownWords:
+    """The words of ``version`` in ``language``, as a page shows them."""
 
     version: PurposeVersion
-    required: bool
     language: str
-
-    @property
-    def id(self) -> int:
-        return self.version.pk
 
     @property
     def title(self) -> str:
@@ -63,6 +57,19 @@ class PurposeOnPage:
     @property
     def text(self) -> str:
         return self.version.text_for(self.language)
+
+
+@dataclass(frozen=True)
+class PurposeOnPage(ShownWords):
+    """A purpose version as the consent page shows it, in the page's language."""
+
+    version: PurposeVersion
+    required: bool
+    language: str
+
+    @property
+    def id(self) -> int:
+        return self.version.pk
 
     @property
     def data_categories(self) -> list[str]:
@@ -170,7 +177,7 @@ def ask(request: HttpRequest, pending: PendingAuthorization) -> HttpResponse:
 
 
 @dataclass(frozen=True)
-class PurposeInAccount:
+class PurposeInAccount(ShownWords):
     """A purpose as the account page lists it: its current words and the user's decision."""
 
     purpose: Purpose
@@ -186,18 +193,6 @@ class PurposeInAccount:
     def outdated(self) -> bool:
         """Granted for older words than the current version."""
         return self.granted and self.decision is not None and self.decision.version != self.version
-
-    @property
-    def title(self) -> str:
-        return self.version.title_for(self.language)
-
-    @property
-    def summary(self) -> str:
-        return self.version.summary_for(self.language)
-
-    @property
-    def text(self) -> str:
-        return self.version.text_for(self.language)
 
 
 @never_cache

@@ -7,24 +7,12 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from accounts.mfa.forms import ReauthenticationForm
 
-class ErasureConfirmForm(forms.Form):
+
+class ErasureConfirmForm(ReauthenticationForm):
     """ "Confirm it's you" before deleting the account: the password, or a current code of
     the authenticator app, whichever the account has."""
-
-    password = forms.CharField(
-        label=_("Your password"),
-        required=False,
-        strip=False,
-        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
-    )
-    code = forms.CharField(
-        label=_("Or a code from your authenticator app"),
-        required=False,
-        max_length=24,
-        help_text=_("A recovery code also works."),
-        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "autocapitalize": "off"}),
-    )
 
     def __init__(self, *args: Any, has_password: bool, has_totp: bool, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -35,7 +23,7 @@ class ErasureConfirmForm(forms.Form):
             del self.fields["code"]
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean() or {}
+        data = forms.Form.clean(self) or {}
         if not data.get("password") and not data.get("code"):
             if "password" in self.fields:
                 raise forms.ValidationError(_("Enter your password to confirm it's you."))
