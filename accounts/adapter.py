@@ -6,9 +6,16 @@ from typing import Any
 
 from allauth.account.adapter import DefaultAccountAdapter
 from django.conf import settings
+from django.http import HttpRequest
+
+from sessions_ctx.services.logout import session_logout
 
 
 class AccountAdapter(DefaultAccountAdapter):
+    def logout(self, request: HttpRequest) -> None:
+        # Every way out ends the session the same way (tokens, back-channel logout).
+        session_logout(request=request)
+
     def send_mail(self, template_prefix: str, email: str, context: dict[str, Any]) -> None:
         # Subjects are rendered without a request (no context processors): brand them here.
         context = {

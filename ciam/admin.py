@@ -8,7 +8,7 @@ from django.utils.translation import gettext as _
 from oauth2_provider.admin import ApplicationAdmin as DOTApplicationAdmin
 from oauth2_provider.models import get_application_model
 
-from .models import AuthorizationContext, SigningKey
+from .models import AuthorizationContext, BackchannelLogoutDelivery, SigningKey
 
 Application = get_application_model()
 
@@ -67,4 +67,29 @@ class AuthorizationContextAdmin(admin.ModelAdmin):
     readonly_fields = [field.name for field in AuthorizationContext._meta.fields]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+
+@admin.register(BackchannelLogoutDelivery)
+class BackchannelLogoutDeliveryAdmin(admin.ModelAdmin):
+    """Logout tokens owed to clients (OIDC Back-Channel Logout 1.0): read only."""
+
+    list_display = (
+        "application",
+        "sid",
+        "attempts",
+        "last_status",
+        "delivered_at",
+        "next_attempt_at",
+        "created",
+    )
+    list_filter = ("delivered_at",)
+    list_select_related = ("application",)
+    search_fields = ("application__client_id", "application__name", "sid")
+    readonly_fields = [field.name for field in BackchannelLogoutDelivery._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False

@@ -16,6 +16,7 @@ class CiamConfig(AppConfig):
             ensure_signing_keys,
             forget_cached_application,
             revoke_tokens_of_ended_session,
+            send_backchannel_logouts_of_ended_session,
         )
 
         post_migrate.connect(ensure_signing_keys, sender=self, dispatch_uid="ciam.signing_keys")
@@ -25,4 +26,8 @@ class CiamConfig(AppConfig):
             )
         session_ended.connect(
             revoke_tokens_of_ended_session, dispatch_uid="ciam.revoke_tokens_of_ended_session"
+        )
+        session_ended.connect(
+            send_backchannel_logouts_of_ended_session,
+            dispatch_uid="ciam.send_backchannel_logouts_of_ended_session",
         )

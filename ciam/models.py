@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import ipaddress
 import re
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -113,6 +115,21 @@ class Application(AbstractApplication):
             "to the old host before moving a pairwise client to new hosts."
         ),
     )
+    backchannel_logout_uri: models.CharField[str, str] = models.CharField(
+        _("back-channel logout URI"),
+        max_length=512,
+        blank=True,
+        help_text=_(
+            "OIDC Back-Channel Logout 1.0: where this provider POSTs a logout token when a "
+            "session in which the client signed a user in ends. https (http only on this "
+            "machine while the issuer is http); no fragment. Empty: none sent."
+        ),
+    )
+    backchannel_logout_session_required: models.BooleanField[bool, bool] = models.BooleanField(
+        _("back-channel logout needs sid"),
+        default=False,
+        help_text=_("The client needs the sid claim in logout tokens (they always carry it)."),
+    )
 
     class Meta(AbstractApplication.Meta):
         verbose_name = _("client application")
@@ -133,6 +150,18 @@ class Application(AbstractApplication):
             if errors:
                 raise ValidationError(errors) from error
         self._clean_sector_identifier()
+        self._clean_backchannel_logout_uri()
+
+    def _clean_backchannel_logout_uri(self) -> None:
+        # OIDC Back-Channel Logout 1.0 2.2: an absolute https URI (http allowed for development
+        # here: loopback hosts only, and only while the issuer itself is http); no fragment.
+        self.backchannel_logout_uri = (self.backchannel_logout_uri or "").strip()
+        uri = self.backchannel_logout_uri
+        if not uri:
+            return
+        message = backchannel_logout_uri_error(uri)
+        if message:
+            raise ValidationError({"backchannel_logout_uri": message})
 
     def _clean_sector_identifier(self) -> None:
         # OIDC Core 8.1: with redirect URIs on several hosts the sector is not implied.
@@ -154,6 +183,73 @@ class Application(AbstractApplication):
                     )
                 }
             )
+
+
+def backchannel_logout_uri_error(uri: str) -> str:
+    """Why ``uri`` cannot be a back-channel logout URI, or "" when it can."""
+    try:
+        parts = urlsplit(uri)
+        host = parts.hostname or ""
+        parts.port  # noqa: B018 - raises ValueError for a port out of range
+    except ValueError:
+        return str(_("Give an absolute URL, such as https://rp.example.com/backchannel-logout."))
+    if parts.scheme not in ("http", "https") or not host or " " in uri:
+        return str(_("Give an absolute URL, such as https://rp.example.com/backchannel-logout."))
+    if parts.fragment or uri.endswith("#"):
+        return str(_("A back-channel logout URI has no fragment (#...)."))
+    if parts.username or parts.password:
+        return str(_("A back-channel logout URI carries no user name or password."))
+    if parts.scheme == "http":
+        issuer_is_http = str(oauth2_settings.OIDC_ISS_ENDPOINT or "").startswith("http://")
+        if not (issuer_is_http and _is_loopback_host(host)):
+            return str(
+                _(
+                    "A back-channel logout URI must use https (http only for localhost or a "
+                    "loopback address, while the issuer is http)."
+                )
+            )
+    return ""
+
+
+def _is_loopback_host(host: str) -> bool:
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class BackchannelLogoutDelivery(models.Model):
+    """One logout token owed to one client for one ended session (OIDC Back-Channel Logout
+    1.0 2.5). Sent after the sign-out commits; failures are retried with backoff by
+    ``manage.py deliver_backchannel_logouts`` until delivered or out of attempts."""
+
+    application = models.ForeignKey(
+        oauth2_settings.APPLICATION_MODEL, on_delete=models.CASCADE, related_name="+"
+    )
+    sid = models.CharField(max_length=64, db_index=True)
+    sub = models.CharField(max_length=255)
+    jti = models.CharField(_("JWT ID of the last token sent"), max_length=64, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    next_attempt_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        db_index=True,
+        help_text=_("Empty once delivered or given up."),
+    )
+
+    class Meta:
+        ordering = ["-created", "-id"]
+        verbose_name = _("back-channel logout delivery")
+        verbose_name_plural = _("back-channel logout deliveries")
+
+    def __str__(self) -> str:
+        return f"{self.application_id} sid={self.sid} attempts={self.attempts}"
 
 
 class SigningKey(models.Model):

@@ -18,6 +18,17 @@ def forget_cached_application(sender: Any, instance: Any, **kwargs: Any) -> None
     application_cache_forget(instance.client_id)
 
 
+def send_backchannel_logouts_of_ended_session(
+    sender: Any, sid: str, user_id: str, **kwargs: Any
+) -> None:
+    """sessions_ctx.signals.session_ended: the clients that signed the user in during the
+    session and registered a back-channel logout URI get a logout token (OIDC Back-Channel
+    Logout 1.0), once the sign-out commits."""
+    from .services.backchannel_logout import backchannel_logout_schedule
+
+    backchannel_logout_schedule(sid=sid, user_id=user_id)
+
+
 def revoke_tokens_of_ended_session(sender: Any, sid: str, **kwargs: Any) -> None:
     """sessions_ctx.signals.session_ended: the tokens issued from the ended session are
     revoked (their whole refresh-token family), except those granted with

@@ -447,3 +447,9 @@ CIAM_PASSKEYS_ORIGINS = env.list(
 # Offer to create a passkey right after a password sign-in (accounts.passkeys.steps).
 CIAM_PASSKEYS_OFFER_ENABLED = env.bool("CIAM_PASSKEYS_OFFER_ENABLED", default=True)
 # --- end passkeys ---
+
+# Outbound calls (back-channel logout tokens, sessions_ctx.outbound) refuse loopback, private,
+# link-local and reserved addresses unless this is on (development with local relying parties).
+CIAM_OUTBOUND_ALLOW_PRIVATE_ADDRESSES = env.bool(
+    "CIAM_OUTBOUND_ALLOW_PRIVATE_ADDRESSES", default=False
+)

@@ -36,3 +36,19 @@ class AppSettings(BaseAppSettings):
 
 
 app_settings = AppSettings()
+
+
+class OutboundSettings(BaseAppSettings):
+    """Calls this provider makes to servers it is told about (sessions_ctx.outbound)."""
+
+    prefix = "CIAM_OUTBOUND_"
+
+    ALLOW_PRIVATE_ADDRESSES = Setting(
+        bool,
+        False,
+        "Let outbound calls reach loopback, private, link-local, multicast and reserved "
+        "addresses (development and tests; cloud metadata addresses stay refused).",
+    )
+
+
+outbound_settings = OutboundSettings()

@@ -13,7 +13,16 @@ from django.utils.translation import gettext_lazy as _
 
 
 class Passkey(models.Model):
-    """One WebAuthn credential: its public key and what the authenticator told us about it."""
+    """One WebAuthn credential: its public key and what the authenticator told us about it.
+
+    A passkey is disabled (``disabled_at``) when something suggests a copy of it exists; a
+    disabled passkey never signs in until its owner, signed in another way, re-enables it.
+    """
+
+    class DisabledReason(models.TextChoices):
+        # WebAuthn L3 6.1.1: a signature counter that does not grow signals a cloned
+        # authenticator.
+        COUNTER_REGRESSED = "counter_regressed", _("its signature counter went backwards")
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -35,6 +44,10 @@ class Passkey(models.Model):
     backed_up = models.BooleanField(_("backed up"), default=False)
     created = models.DateTimeField(_("created"), default=timezone.now)
     last_used_at = models.DateTimeField(_("last used"), null=True, blank=True)
+    disabled_at = models.DateTimeField(_("disabled"), null=True, blank=True)
+    disabled_reason = models.CharField(
+        _("why it was disabled"), max_length=32, choices=DisabledReason.choices, blank=True
+    )
 
     class Meta:
         app_label = "accounts"
@@ -44,6 +57,10 @@ class Passkey(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def is_disabled(self) -> bool:
+        return self.disabled_at is not None
 
 
 class PasskeyOfferDismissal(models.Model):

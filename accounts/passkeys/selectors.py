@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import datetime
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db.models import QuerySet
@@ -18,10 +19,10 @@ from .models import Passkey, PasskeyOfferDismissal
 
 
 def user_has_passkey(user: AbstractBaseUser) -> bool:
-    """True when ``user`` has registered at least one passkey."""
+    """True when ``user`` has at least one passkey that signs in (not disabled)."""
     if user is None or not user.is_authenticated:
         return False
-    return Passkey.objects.filter(user=user).exists()
+    return Passkey.objects.filter(user=user, disabled_at__isnull=True).exists()
 
 
 def passkeys_of(user: AbstractBaseUser) -> QuerySet[Passkey]:
@@ -35,11 +36,12 @@ def passkey_offer_dismissed(user: AbstractBaseUser) -> bool:
 
 def passkey_is_last_way_in(passkey: Passkey) -> bool:
     """True when removing ``passkey`` would leave its user without a way to sign in: no
-    usable password and no other passkey."""
+    usable password and no other passkey. A disabled passkey is no way in."""
     user = passkey.user
-    if user.has_usable_password():
+    if passkey.is_disabled or user.has_usable_password():
         return False
-    return not Passkey.objects.filter(user=user).exclude(pk=passkey.pk).exists()
+    others = Passkey.objects.filter(user=user, disabled_at__isnull=True).exclude(pk=passkey.pk)
+    return not others.exists()
 
 
 def session_recently_authenticated(request: HttpRequest) -> bool:
@@ -49,6 +51,13 @@ def session_recently_authenticated(request: HttpRequest) -> bool:
     if state is None:
         return False
     return time.time() - state.auth_time <= app_settings.RECENT_AUTHENTICATION_SECONDS
+
+
+def session_authenticated_since(request: HttpRequest, moment: datetime) -> bool:
+    """True when the session's user authenticated (or confirmed it is them) after
+    ``moment``. ``auth_time`` counts whole seconds: the same second does not count."""
+    state = session_auth_state(request)
+    return state is not None and state.auth_time > moment.timestamp()
 
 
 def session_signed_in_with_passkey(request: HttpRequest) -> bool:

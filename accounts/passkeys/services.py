@@ -13,10 +13,12 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from allauth.account.adapter import get_adapter as get_account_adapter
 from django.contrib.auth import login
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from webauthn import (
@@ -71,9 +73,16 @@ from .selectors import (
     failure_limit,
     passkey_is_last_way_in,
     passkeys_of,
+    session_authenticated_since,
     session_recently_authenticated,
 )
-from .signals import passkey_registered, passkey_removed, passkey_used
+from .signals import (
+    passkey_disabled,
+    passkey_reenabled,
+    passkey_registered,
+    passkey_removed,
+    passkey_used,
+)
 
 # The backend Django records in the session for a passkey sign-in (any configured backend
 # that loads users by primary key would do; this one is always configured).
@@ -368,6 +377,17 @@ def _verify_assertion(request: HttpRequest, credential: Mapping[str, Any]) -> tu
     user_handle = parsed.response.user_handle
     if user_handle and not secrets.compare_digest(bytes(user_handle), bytes(passkey.user_handle)):
         raise PasskeyError("invalid_response", _("Your passkey could not be verified. Try again."))
+    if passkey.is_disabled:
+        # Whatever its counter says now: a copy that keeps trying would otherwise overtake
+        # the stored counter and get in.
+        raise PasskeyError(
+            "passkey_disabled",
+            _(
+                "This passkey is disabled because a copy of it may exist. Sign in another "
+                "way, then re-enable or remove it on your passkeys page."
+            ),
+            status=403,
+        )
     try:
         verified = verify_authentication_response(
             credential=parsed,
@@ -381,12 +401,16 @@ def _verify_assertion(request: HttpRequest, credential: Mapping[str, Any]) -> tu
     except WebAuthnException as error:
         if _counter_went_backwards(credential, passkey):
             # WebAuthn L3 6.1.1: a signature counter that does not grow signals a cloned
-            # authenticator.
+            # authenticator. Refusing this one attempt is not enough: each try of the copy
+            # raises its counter, until it passes the stored one. The passkey is disabled.
+            passkey_disable(
+                request=request, passkey=passkey, reason=Passkey.DisabledReason.COUNTER_REGRESSED
+            )
             raise PasskeyError(
                 "counter_regressed",
                 _(
-                    "This passkey was refused because its counter went backwards, which can "
-                    "mean it was copied. Sign in another way."
+                    "This passkey was refused and disabled because its counter went "
+                    "backwards, which can mean it was copied. Sign in another way."
                 ),
             ) from error
         raise PasskeyError(
@@ -442,6 +466,87 @@ def passkey_authenticate_complete(
     )
     passkey_used.send(sender=Passkey, request=request, user=user, passkey=passkey)
     return state
+
+
+# --- disabling a passkey that may have been copied --------------------------------------------
+
+
+def passkey_disable(*, request: HttpRequest, passkey: Passkey, reason: str) -> bool:
+    """Disable ``passkey`` for ``reason`` (a ``Passkey.DisabledReason``): it no longer signs
+    in, and its owner is told by email. True when this call disabled it (the email is sent
+    once, however often the copy tries)."""
+    now = timezone.now()
+    updated = Passkey.objects.filter(pk=passkey.pk, disabled_at__isnull=True).update(
+        disabled_at=now, disabled_reason=reason
+    )
+    if not updated:
+        return False
+    passkey.disabled_at, passkey.disabled_reason = now, reason
+    _passkey_disabled_email(request, passkey)
+    passkey_disabled.send(sender=Passkey, request=request, user=passkey.user, passkey=passkey)
+    return True
+
+
+def _passkey_disabled_email(request: HttpRequest, passkey: Passkey) -> None:
+    user = passkey.user
+    if not user.email:
+        return
+    get_account_adapter(request).send_mail(
+        "passkeys/email/passkey_disabled",
+        user.email,
+        {
+            "user": user,
+            "passkey_name": passkey.name,
+            "manage_url": request.build_absolute_uri(reverse("passkeys:manage")),
+        },
+    )
+
+
+def passkey_reenable_refusal(request: HttpRequest, passkey: Passkey) -> PasskeyError | None:
+    """Why this session may not re-enable ``passkey`` now, or None.
+
+    The session must have signed in (or confirmed it is its user) after the passkey was
+    disabled, which a disabled passkey cannot do: a session the copy opened before cannot
+    switch it back on. The rule for adding and removing passkeys applies too (second factor,
+    a recent sign-in)."""
+    try:
+        _require_recent_authentication(request)
+    except PasskeyError as error:
+        return error
+    if passkey.disabled_at is not None and not session_authenticated_since(
+        request, passkey.disabled_at
+    ):
+        return PasskeyError(
+            "reauthentication_required",
+            _("Sign in again another way before re-enabling this passkey."),
+            status=403,
+        )
+    return None
+
+
+@transaction.atomic
+def passkey_reenable(*, request: HttpRequest, user: AbstractBaseUser, passkey_id: int) -> Passkey:
+    """Re-enable one of ``user``'s disabled passkeys (its owner says no copy exists).
+
+    Needs a sign-in by another method since it was disabled (``passkey_reenable_refusal``).
+    LookupError when the passkey is not theirs."""
+    passkey = (
+        Passkey.objects.select_for_update()
+        .select_related("user")
+        .filter(user=user, pk=passkey_id)
+        .first()
+    )
+    if passkey is None:
+        raise LookupError(passkey_id)
+    if not passkey.is_disabled:
+        return passkey
+    refusal = passkey_reenable_refusal(request, passkey)
+    if refusal is not None:
+        raise refusal
+    passkey.disabled_at, passkey.disabled_reason = None, ""
+    passkey.save(update_fields=["disabled_at", "disabled_reason"])
+    passkey_reenabled.send(sender=Passkey, request=request, user=user, passkey=passkey)
+    return passkey
 
 
 # --- management --------------------------------------------------------------------------------

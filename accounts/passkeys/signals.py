@@ -12,3 +12,9 @@ passkey_removed = Signal()
 
 # Someone signed in with a passkey. Arguments: request, user, passkey.
 passkey_used = Signal()
+
+# A passkey was disabled (a copy of it may exist). Arguments: request, user, passkey.
+passkey_disabled = Signal()
+
+# Its owner re-enabled a disabled passkey. Arguments: request, user, passkey.
+passkey_reenabled = Signal()

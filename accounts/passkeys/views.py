@@ -31,6 +31,8 @@ from .services import (
     passkey_authenticate_begin,
     passkey_authenticate_complete,
     passkey_offer_dismiss,
+    passkey_reenable,
+    passkey_reenable_refusal,
     passkey_register_begin,
     passkey_register_complete,
     passkey_remove,
@@ -254,6 +256,52 @@ def remove(request: HttpRequest, passkey_id: int) -> HttpResponse:
         status=status,
     )
     return _with_retry_after(response, refusal)
+
+
+@never_cache
+@login_required
+@require_http_methods(["GET", "POST"])
+def reenable(request: HttpRequest, passkey_id: int) -> HttpResponse:
+    """Confirmation page for switching a disabled passkey back on: it needs a sign-in by
+    another method since it was disabled (the password is asked here when there is one)."""
+    passkey = get_object_or_404(Passkey, user=request.user, pk=passkey_id)
+    if not passkey.is_disabled:
+        return HttpResponseRedirect(reverse("passkeys:manage"))
+    has_password = request.user.has_usable_password()
+    refusal = passkey_reenable_refusal(request, passkey)
+    needs_password = has_password and refusal is not None
+    form = ConfirmPasswordForm(request.POST or None) if needs_password else None
+    error_message = ""
+    status = 200
+    error: PasskeyError | None = None
+    if request.method == "POST":
+        try:
+            if form is not None:
+                if not form.is_valid():
+                    raise PasskeyError("wrong_password", _("Enter your password."))
+                session_confirm_password(
+                    request=request, user=request.user, password=form.cleaned_data["password"]
+                )
+            enabled = passkey_reenable(request=request, user=request.user, passkey_id=passkey.pk)
+        except PasskeyError as refused:
+            error_message = refused.message
+            status, error = refused.status, refused
+        else:
+            messages.success(request, _("Passkey “%(name)s” enabled.") % {"name": enabled.name})
+            return HttpResponseRedirect(reverse("passkeys:manage"))
+    response = render(
+        request,
+        "passkeys/reenable.html",
+        {
+            "passkey": passkey,
+            "may_reenable": refusal is None,
+            "has_password": has_password,
+            "form": form,
+            "error_message": error_message,
+        },
+        status=status,
+    )
+    return _with_retry_after(response, error)
 
 
 # --- the offer after signing in ----------------------------------------------------------------

@@ -7,19 +7,25 @@
   answer as if a verification email had been sent and leave the person stuck; an unverified
   email still gets that answer, since revealing the account would enumerate it.
 - A first social sign-in names the new profile from the provider's claims.
+- A cancelled or failed social sign-in started from an authorization request does not end
+  on allauth's dead-end pages: it goes to views.social_sign_in_ended, which offers to try
+  again within the request or to go back to the client with access_denied.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
 
 from allauth.core.exceptions import ImmediateHttpResponse
 from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
-from allauth.socialaccount.providers.base import AuthProcess
+from allauth.socialaccount.providers.base import AuthError, AuthProcess
 from django.http import HttpRequest, HttpResponseRedirect
 from django.urls import reverse
 
-from .selectors import social_login_existing_account
+from ciam.interaction.pending import pending_from_next_url
+
+from .selectors import social_login_existing_account, social_login_next_url
 from .services import profile_fill_from_social_login, social_link_stash
 
 if TYPE_CHECKING:
@@ -43,3 +49,24 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
         user = super().save_user(request, sociallogin, form)
         profile_fill_from_social_login(user=user, sociallogin=sociallogin)
         return user
+
+    def on_authentication_error(
+        self,
+        request: HttpRequest,
+        provider: Any,
+        error: str | None = None,
+        exception: Exception | None = None,
+        extra_context: dict[str, Any] | None = None,
+    ) -> None:
+        super().on_authentication_error(
+            request, provider, error=error, exception=exception, extra_context=extra_context
+        )
+        next_url = social_login_next_url(
+            request, provider_id=provider.sub_id, state=(extra_context or {}).get("state")
+        )
+        pending = pending_from_next_url(request, next_url)
+        if pending is None:
+            return  # not within an authorization request: allauth's pages as they are
+        reason = "cancelled" if error == AuthError.CANCELLED else "error"
+        url = reverse("social:ended", args=[pending.id]) + "?" + urlencode({"reason": reason})
+        raise ImmediateHttpResponse(HttpResponseRedirect(url))

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from allauth.account.models import EmailAddress
 from django.contrib.auth.base_user import AbstractBaseUser
@@ -88,3 +89,26 @@ def social_disconnect_leaves_a_way_in(account: SocialAccount) -> bool:
         email_sign_in_settings.ENABLED
         and EmailAddress.objects.filter(user=user, verified=True).exists()
     )
+
+
+def social_login_next_url(
+    request: HttpRequest, *, provider_id: str, state: Mapping[str, Any] | None
+) -> str:
+    """The ``next`` a failed or cancelled social sign-in was started with.
+
+    allauth keeps what the login form posted (``next``, ``process``...) as the sign-in's
+    state, stashed in the session under the ``state`` parameter sent upstream
+    (allauth.socialaccount.internal.statekit). The callback consumes it and hands it to the
+    error hook; when the callback's ``state`` matched nothing (forged or stale), the newest
+    state still stashed for this provider is the one this browser started.
+    """
+    if state is None:
+        from allauth.socialaccount.internal import statekit
+
+        states = statekit.get_states(request)
+        newest = statekit.get_oldest_state(states, rev=True, provider_id=provider_id)
+        state = states[newest][0] if newest else None
+    if not isinstance(state, Mapping):
+        return ""
+    next_url = state.get("next")
+    return next_url if isinstance(next_url, str) else ""

@@ -5,4 +5,5 @@ from . import views
 app_name = "social"
 urlpatterns = [
     path("link/", views.social_link, name="link"),
+    path("ended/<str:pending_id>/", views.social_sign_in_ended, name="ended"),
 ]

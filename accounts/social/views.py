@@ -1,4 +1,5 @@
-"""The social-link page: a social sign-in matched an existing account by email."""
+"""The social-link page (a social sign-in matched an existing account by email) and the
+page where a cancelled or failed social sign-in within an authorization request ends."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from django.views.decorators.http import require_http_methods
 
 from accounts.passwordless.app_settings import app_settings as email_sign_in_settings
 from accounts.passwordless.selectors import safe_next_url
+from ciam.interaction import PendingAuthorization
+from ciam.interaction.pages import cancel_to_client, step_page
 
 from .selectors import social_link_owner_signed_in, social_link_pending
 from .services import social_link_cancel, social_link_complete
@@ -53,3 +56,25 @@ def social_link(request: HttpRequest) -> HttpResponse:
         "email_sign_in_url": email_sign_in,
     }
     return render(request, "social/link.html", context)
+
+
+@step_page(sign_in_required=False)
+def social_sign_in_ended(request: HttpRequest, pending: PendingAuthorization) -> HttpResponse:
+    """A social sign-in for ``pending`` was cancelled upstream or failed (the adapter's
+    ``on_authentication_error`` sends the browser here). Two ways on: try again, with the
+    sign-in page resuming the request, or go back to the client, which receives
+    ``access_denied`` (RFC 6749 4.1.2.1)."""
+    if request.method == "POST":
+        return cancel_to_client(request, pending)
+    cancelled = request.GET.get("reason") == "cancelled"
+    template = (
+        "socialaccount/login_cancelled.html"
+        if cancelled
+        else ("socialaccount/authentication_error.html")
+    )
+    context = {
+        "pending": pending,
+        "client_name": pending.client_name,
+        "try_again_url": _with_next(reverse("account_login"), pending.resume_url),
+    }
+    return render(request, template, context)

@@ -33,6 +33,8 @@ def client_register(
     client_secret: str | None = None,
     subject_type: str | None = None,
     sector_identifier: str = "",
+    backchannel_logout_uri: str = "",
+    backchannel_logout_session_required: bool = False,
 ) -> RegisteredClient:
     """Register a confidential web app, a public SPA/native app or a machine client.
 
@@ -44,6 +46,9 @@ def client_register(
     ``subject_type`` (``public``, ``pairwise`` or ``legacy``; None: CIAM_DEFAULT_SUBJECT_TYPE)
     decides the ``sub`` the client sees (ciam/subjects.py); a pairwise client whose redirect
     URIs are on several hosts needs ``sector_identifier``, a host name (OIDC Core 8.1).
+    ``backchannel_logout_uri`` (https; http only on loopback while the issuer is http) gets a
+    logout token when a session that signed a user in to the client ends (OIDC Back-Channel
+    Logout 1.0).
     Raises ``django.core.exceptions.ValidationError`` for an invalid registration.
     """
     Application = get_application_model()
@@ -71,6 +76,8 @@ def client_register(
         hash_client_secret=confidential,
         subject_type=subject_type or default_subject_type(),
         sector_identifier=sector_identifier,
+        backchannel_logout_uri=backchannel_logout_uri,
+        backchannel_logout_session_required=backchannel_logout_session_required,
     )
     if client_id:
         application.client_id = client_id

@@ -70,7 +70,9 @@ def discovery_bytes() -> tuple[bytes, str]:
         "ui_locales_supported": ["en", "pt-BR"],
         "claims_locales_supported": ["en", "pt-BR"],
         "frontchannel_logout_supported": False,
-        "backchannel_logout_supported": False,
+        # OIDC Back-Channel Logout 1.0 2.1 (ciam/services/backchannel_logout.py).
+        "backchannel_logout_supported": True,
+        "backchannel_logout_session_supported": True,
     }
     body = json.dumps(document, separators=(",", ":")).encode()
     return body, '"' + hashlib.sha256(body).hexdigest()[:32] + '"'

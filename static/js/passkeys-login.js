@@ -1,6 +1,9 @@
 /*
  * Sign-in page: "Sign in with a passkey" and passkeys offered in the email field's autofill
  * (conditional mediation, WebAuthn L3 5.1.4). Without this script the page is a plain form.
+ *
+ * After the server refuses a passkey, nothing starts a new ceremony but the person pressing
+ * the button: a copied passkey must not get tries for free (each try raises its counter).
  */
 (function () {
   "use strict";
@@ -17,7 +20,6 @@
   var errorBox = root.querySelector("[data-passkey-error]");
   var token = P.csrfToken(root);
   var current = null; // the AbortController of the pending navigator.credentials.get
-  var autofillRestarts = 3; // after a refused choice, offer the list again (a few times)
 
   function nextUrl() {
     return root.dataset.next || "";
@@ -103,11 +105,7 @@
             return; // replaced by the button's request
           }
           if (error.stage === "complete") {
-            report(error);
-            if (autofillRestarts > 0 && error.code !== "too_many_attempts") {
-              autofillRestarts -= 1;
-              autofill(); // a new challenge for the next choice in the list
-            }
+            report(error); // no new request: the button starts the next one
           }
         });
       })
@@ -130,7 +128,9 @@
           report(error);
         }
         button.disabled = false;
-        autofill();
+        if (!error.server) {
+          autofill(); // cancelled in the browser: offer the list again
+        }
       });
   });
   autofill();

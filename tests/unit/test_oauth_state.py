@@ -226,10 +226,13 @@ def test_min_acr_choices_follow_the_acr_vocabulary():
     assert [value for value, _label in field.choices] == ["", "2", "phr", "phrh"]
 
 
-def test_client_model_has_no_back_channel_logout_uri():
-    """The unused back-channel logout field is gone (it gets its own design later)."""
+def test_back_channel_logout_uri_is_read_by_the_logout_service():
+    """The client's back-channel logout URI is no dead field: the service that sends logout
+    tokens reads it (OIDC Back-Channel Logout 1.0)."""
     names = {field.name for field in get_application_model()._meta.get_fields()}
-    assert "backchannel_logout_uri" not in names
+    assert {"backchannel_logout_uri", "backchannel_logout_session_required"} <= names
+    source = (Path(__file__).parents[2] / "ciam/services/backchannel_logout.py").read_text()
+    assert "backchannel_logout_uri" in source
 
 
 def _imported_modules(path: Path) -> set[str]:

@@ -59,6 +59,20 @@ class Command(BaseCommand):
             ),
         )
 
+        parser.add_argument(
+            "--backchannel-logout-uri",
+            default="",
+            help=(
+                "Where logout tokens are POSTed when a user's session ends (OIDC Back-Channel "
+                "Logout 1.0): https, or http on localhost while the issuer is http."
+            ),
+        )
+        parser.add_argument(
+            "--backchannel-logout-session-required",
+            action="store_true",
+            help="The client needs sid in logout tokens (they always carry it).",
+        )
+
     def handle(self, *args: Any, **options: Any) -> None:
         secret = options["client_secret"]
         if secret is not None and len(secret) < 32:
@@ -77,6 +91,8 @@ class Command(BaseCommand):
                 client_secret=secret,
                 subject_type=options["subject_type"],
                 sector_identifier=options["sector_identifier"],
+                backchannel_logout_uri=options["backchannel_logout_uri"],
+                backchannel_logout_session_required=options["backchannel_logout_session_required"],
             )
         except ValidationError as error:
             raise CommandError("; ".join(error.messages)) from error
