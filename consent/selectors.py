@@ -137,6 +137,8 @@ def purposes_to_ask(*, user: Any, application: Any) -> PurposesToAsk:
     """
     required, optional = client_purposes(application=application)
     purposes = [*required, *optional]
+    if not purposes:
+        return PurposesToAsk()  # nothing to ask: the ledger need not be read
     current = _current_versions(purposes)
     material = _last_material_numbers(purposes)
     state = {decision.record.purpose_id: decision for decision in consent_state(user=user).values()}

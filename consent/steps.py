@@ -28,11 +28,6 @@ from .selectors import PurposesToAsk, purposes_to_ask
 STEP_NAME = "consent"
 
 
-def requested_claims(pending: PendingAuthorization) -> list[str]:
-    """Standard claims asked for individually through the ``claims`` parameter."""
-    return pending.individually_requested_claims
-
-
 @dataclass(frozen=True)
 class ConsentNeeds:
     """What the consent page has to ask for this request."""

@@ -214,6 +214,18 @@ def rename(request: HttpRequest, passkey_id: int) -> HttpResponse:
     )
 
 
+def _confirm_password_if_asked(request: HttpRequest, form: ConfirmPasswordForm | None) -> None:
+    """The password confirmation a page asked for (``form``), if any; PasskeyError when it
+    is missing or wrong (re-authentication moves the session's auth_time)."""
+    if form is None:
+        return
+    if not form.is_valid():
+        raise PasskeyError("wrong_password", _("Enter your password."))
+    session_confirm_password(
+        request=request, user=request.user, password=form.cleaned_data["password"]
+    )
+
+
 @never_cache
 @login_required
 @require_http_methods(["GET", "POST"])
@@ -229,12 +241,7 @@ def remove(request: HttpRequest, passkey_id: int) -> HttpResponse:
     refusal: PasskeyError | None = None
     if request.method == "POST":
         try:
-            if form is not None:
-                if not form.is_valid():
-                    raise PasskeyError("wrong_password", _("Enter your password."))
-                session_confirm_password(
-                    request=request, user=request.user, password=form.cleaned_data["password"]
-                )
+            _confirm_password_if_asked(request, form)
             removed = passkey_remove(request=request, user=request.user, passkey_id=passkey.pk)
         except PasskeyError as error:
             error_message = error.message
@@ -276,12 +283,7 @@ def reenable(request: HttpRequest, passkey_id: int) -> HttpResponse:
     error: PasskeyError | None = None
     if request.method == "POST":
         try:
-            if form is not None:
-                if not form.is_valid():
-                    raise PasskeyError("wrong_password", _("Enter your password."))
-                session_confirm_password(
-                    request=request, user=request.user, password=form.cleaned_data["password"]
-                )
+            _confirm_password_if_asked(request, form)
             enabled = passkey_reenable(request=request, user=request.user, passkey_id=passkey.pk)
         except PasskeyError as refused:
             error_message = refused.message

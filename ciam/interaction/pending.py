@@ -18,9 +18,10 @@ from urllib.parse import parse_qsl, urlsplit
 
 from django.http import HttpRequest
 from django.urls import NoReverseMatch, resolve, reverse
-from oauth2_provider.models import AbstractApplication, get_application_model
+from oauth2_provider.models import AbstractApplication
 
 from ciam.claims import STANDARD_CLAIMS, requested_claim_names
+from ciam.oauth.client_cache import application_cached
 
 from .responses import error_redirect_url
 
@@ -137,15 +138,7 @@ class PendingAuthorization:
     def client(self) -> AbstractApplication | None:
         """The client application (None once it was deleted), read at most once per request
         object and served from the per-process client cache (a few seconds old at most)."""
-        from ciam.oauth.client_cache import application_cache_get, application_cache_put
-
-        cached = application_cache_get(self.client_id)
-        if cached is not None:
-            return cached
-        application = get_application_model().objects.filter(client_id=self.client_id).first()
-        if application is not None:
-            application_cache_put(application)
-        return application
+        return application_cached(self.client_id)
 
     # --- where the browser goes next ------------------------------------------------------
 

@@ -40,6 +40,18 @@ def application_cache_put(application: AbstractApplication) -> None:
     )
 
 
+def application_cached(client_id: str) -> AbstractApplication | None:
+    """The client named ``client_id``: from this process's cache, else read and kept."""
+    from oauth2_provider.models import get_application_model
+
+    application = application_cache_get(client_id)
+    if application is None:
+        application = get_application_model().objects.filter(client_id=client_id).first()
+        if application is not None:
+            application_cache_put(application)
+    return application
+
+
 def application_cache_forget(client_id: str | None = None) -> None:
     """Drop the client named ``client_id``, or every client when it is None."""
     if client_id is None:

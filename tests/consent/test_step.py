@@ -13,7 +13,7 @@ from oauth2_provider.models import get_application_model
 
 from ciam.interaction import pending_new
 from consent.services.grants import consent_grant
-from consent.steps import STEP_NAME, ConsentStep, requested_claims
+from consent.steps import STEP_NAME, ConsentStep
 from tests.factories import UserFactory, make_client
 
 pytestmark = pytest.mark.django_db
@@ -154,7 +154,7 @@ def test_individually_requested_claims_need_consent_too(request_of, user, third_
 )
 def test_requested_claims_are_standard_names_from_both_members(third_party, claims, expected):
     """Only standard claim names count; malformed claims parameters request nothing."""
-    assert requested_claims(pending_for(third_party, claims=claims)) == expected
+    assert pending_for(third_party, claims=claims).individually_requested_claims == expected
 
 
 def test_a_client_may_limit_how_long_its_grant_lasts(request_of, user, third_party):
