@@ -7,4 +7,4 @@ class AccountsConfig(AppConfig):
     verbose_name = _("Accounts")
 
     def ready(self) -> None:
-        from . import receivers  # noqa: F401
+        from . import password_forms, receivers  # noqa: F401

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib.auth.signals import user_logged_in
 from django.dispatch import receiver
 
-from sessions_ctx.services.authentication import session_record_authentication
+from sessions_ctx.services.sessions import session_start
 
 from .privacy.services import erasure_cancel_on_sign_in
 
@@ -13,7 +13,7 @@ from .privacy.services import erasure_cancel_on_sign_in
 @receiver(user_logged_in, dispatch_uid="accounts.record_authentication")
 def record_authentication_on_login(sender, request, user, **kwargs) -> None:
     if request is not None and hasattr(request, "session"):
-        session_record_authentication(request=request, user_id=str(user.pk))
+        session_start(request=request, user=user)
 
 
 @receiver(user_logged_in, dispatch_uid="accounts.privacy.cancel_erasure")

@@ -15,6 +15,7 @@ class CiamConfig(AppConfig):
         from .receivers import (
             ensure_signing_keys,
             forget_cached_application,
+            remember_frontchannel_logouts_of_ended_session,
             revoke_tokens_of_ended_session,
             send_backchannel_logouts_of_ended_session,
         )
@@ -30,4 +31,8 @@ class CiamConfig(AppConfig):
         session_ended.connect(
             send_backchannel_logouts_of_ended_session,
             dispatch_uid="ciam.send_backchannel_logouts_of_ended_session",
+        )
+        session_ended.connect(
+            remember_frontchannel_logouts_of_ended_session,
+            dispatch_uid="ciam.remember_frontchannel_logouts_of_ended_session",
         )

@@ -54,6 +54,14 @@ _HOST_LABEL = r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?"
 _HOST_NAME = re.compile(rf"^(?=.{{1,253}}$){_HOST_LABEL}(\.{_HOST_LABEL})*$")
 
 
+class SessionBoundRefreshTokens(models.TextChoices):
+    """Which of a client's refresh tokens end with the browser session that issued them."""
+
+    ONLINE = "online", _("Those granted without offline_access (offline_access outlives it)")
+    ALL = "all", _("All of them, offline_access too")
+    NONE = "none", _("None: refresh tokens outlive the session")
+
+
 class Application(AbstractApplication):
     """An OAuth 2.0 / OpenID Connect client (relying party).
 
@@ -131,6 +139,33 @@ class Application(AbstractApplication):
         help_text=_("The client needs the sid claim in logout tokens (they always carry it)."),
     )
 
+    frontchannel_logout_uri: models.CharField[str, str] = models.CharField(
+        _("front-channel logout URI"),
+        max_length=512,
+        blank=True,
+        help_text=_(
+            "OIDC Front-Channel Logout 1.0: the page this provider loads in a hidden frame "
+            "when a session in which the client signed a user in ends. On the scheme, host "
+            "and port of a redirect URI; https (http only on this machine while the issuer "
+            "is http); no fragment. Empty: none loaded."
+        ),
+    )
+    frontchannel_logout_session_required: models.BooleanField[bool, bool] = models.BooleanField(
+        _("front-channel logout needs iss and sid"),
+        default=False,
+        help_text=_("The front-channel logout URI is loaded with iss and sid parameters."),
+    )
+    session_bound_refresh_tokens: models.CharField[str, str] = models.CharField(
+        _("refresh tokens that end with the session"),
+        max_length=8,
+        choices=SessionBoundRefreshTokens.choices,
+        default=SessionBoundRefreshTokens.ONLINE,
+        help_text=_(
+            "When the user signs out of the browser session in which this client got its "
+            "refresh tokens, these are revoked."
+        ),
+    )
+
     class Meta(AbstractApplication.Meta):
         verbose_name = _("client application")
         verbose_name_plural = _("client applications")
@@ -151,6 +186,7 @@ class Application(AbstractApplication):
                 raise ValidationError(errors) from error
         self._clean_sector_identifier()
         self._clean_backchannel_logout_uri()
+        self._clean_frontchannel_logout_uri()
 
     def _clean_backchannel_logout_uri(self) -> None:
         # OIDC Back-Channel Logout 1.0 2.2: an absolute https URI (http allowed for development
@@ -162,6 +198,26 @@ class Application(AbstractApplication):
         message = backchannel_logout_uri_error(uri)
         if message:
             raise ValidationError({"backchannel_logout_uri": message})
+
+    def _clean_frontchannel_logout_uri(self) -> None:
+        # OIDC Front-Channel Logout 1.0 2: an absolute URI (https here, as for back-channel),
+        # no fragment, on the scheme, host and port of a registered redirect URI.
+        self.frontchannel_logout_uri = (self.frontchannel_logout_uri or "").strip()
+        uri = self.frontchannel_logout_uri
+        if not uri:
+            return
+        message = frontchannel_logout_uri_error(uri)
+        if not message and _origin(uri) not in {
+            _origin(redirect) for redirect in (self.redirect_uris or "").split()
+        }:
+            message = str(
+                _(
+                    "A front-channel logout URI must have the scheme, host and port of a "
+                    "redirect URI of this client."
+                )
+            )
+        if message:
+            raise ValidationError({"frontchannel_logout_uri": message})
 
     def _clean_sector_identifier(self) -> None:
         # OIDC Core 8.1: with redirect URIs on several hosts the sector is not implied.
@@ -209,6 +265,44 @@ def backchannel_logout_uri_error(uri: str) -> str:
                 )
             )
     return ""
+
+
+def frontchannel_logout_uri_error(uri: str) -> str:
+    """Why ``uri`` cannot be a front-channel logout URI, or "" when it can (the rules of
+    ``backchannel_logout_uri_error``; the same-origin rule is the client's clean)."""
+    example = _("Give an absolute URL, such as https://rp.example.com/frontchannel-logout.")
+    try:
+        parts = urlsplit(uri)
+        host = parts.hostname or ""
+        parts.port  # noqa: B018 - raises ValueError for a port out of range
+    except ValueError:
+        return str(example)
+    if parts.scheme not in ("http", "https") or not host or " " in uri:
+        return str(example)
+    if parts.fragment or uri.endswith("#"):
+        return str(_("A front-channel logout URI has no fragment (#...)."))
+    if parts.username or parts.password:
+        return str(_("A front-channel logout URI carries no user name or password."))
+    if parts.scheme == "http":
+        issuer_is_http = str(oauth2_settings.OIDC_ISS_ENDPOINT or "").startswith("http://")
+        if not (issuer_is_http and _is_loopback_host(host)):
+            return str(
+                _(
+                    "A front-channel logout URI must use https (http only for localhost or a "
+                    "loopback address, while the issuer is http)."
+                )
+            )
+    return ""
+
+
+def _origin(uri: str) -> tuple[str, str, int | None]:
+    """(scheme, host, port) with the default port made explicit; never raises."""
+    try:
+        parts = urlsplit(uri)
+        port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
+    except ValueError:
+        return ("", "", None)
+    return (parts.scheme, (parts.hostname or "").lower(), port)
 
 
 def _is_loopback_host(host: str) -> bool:

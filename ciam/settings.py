@@ -83,6 +83,7 @@ MIDDLEWARE = [
     "allauth.account.middleware.AccountMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "accounts.mfa.middleware.SecondFactorMiddleware",
+    "sessions_ctx.middleware.SessionContextMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 # Token, userinfo, introspection and revocation (ciam/fastpath.py): called by servers, they
@@ -230,7 +231,18 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 # Sessions live in the database (or cache + database) and carry the authentication state
 # (auth_time, sid, amr) that ID tokens report.
 SESSION_ENGINE = env("SESSION_ENGINE", default="django.contrib.sessions.backends.db")
-SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=60 * 60 * 24 * 30)
+# Sessions (sessions_ctx): "keep me signed in" slides over CIAM_SESSIONS_IDLE_DAYS and ends
+# CIAM_SESSIONS_ABSOLUTE_DAYS after sign-in; the cookie's age is the idle period.
+CIAM_SESSIONS_IDLE_DAYS = env.int("CIAM_SESSIONS_IDLE_DAYS", default=30)
+CIAM_SESSIONS_ABSOLUTE_DAYS = env.int("CIAM_SESSIONS_ABSOLUTE_DAYS", default=90)
+CIAM_SESSIONS_BROWSER_SESSION_IDLE_MINUTES = env.int(
+    "CIAM_SESSIONS_BROWSER_SESSION_IDLE_MINUTES", default=720
+)
+CIAM_SESSIONS_BAD_NETWORKS = env.list("CIAM_SESSIONS_BAD_NETWORKS", default=[])
+CIAM_SESSIONS_BAD_NETWORK_FILES = env.list("CIAM_SESSIONS_BAD_NETWORK_FILES", default=[])
+CIAM_SESSIONS_GEOIP_CITY_DATABASE = env("CIAM_SESSIONS_GEOIP_CITY_DATABASE", default="")
+CIAM_SESSIONS_GEOIP_ASN_DATABASE = env("CIAM_SESSIONS_GEOIP_ASN_DATABASE", default="")
+SESSION_COOKIE_AGE = CIAM_SESSIONS_IDLE_DAYS * 24 * 60 * 60
 SESSION_COOKIE_NAME = "ciam_session"
 SESSION_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_HTTPONLY = True
@@ -280,7 +292,11 @@ ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
 ACCOUNT_LOGIN_ON_PASSWORD_RESET = False
 ACCOUNT_AUTHENTICATED_LOGIN_REDIRECTS = False
 ACCOUNT_LOGOUT_ON_GET = False
-ACCOUNT_SESSION_REMEMBER = True
+# After /accounts/logout/ the logged-out page frames the clients' front-channel logout URIs.
+ACCOUNT_LOGOUT_REDIRECT_URL = "oidc:logged-out"
+# The password form's "keep me signed in" box (accounts.forms.LoginForm); allauth sets the
+# same cookie lifetime as sessions_ctx does (SESSION_COOKIE_AGE or the browser session).
+ACCOUNT_SESSION_REMEMBER = None
 ACCOUNT_PREVENT_ENUMERATION = True
 ACCOUNT_EMAIL_SUBJECT_PREFIX = ""
 ACCOUNT_DEFAULT_HTTP_PROTOCOL = "https" if ISSUER_IS_HTTPS else "http"
@@ -353,6 +369,7 @@ CIAM_DEMO = env.bool("CIAM_DEMO", default=DEBUG)
 CIAM_INTERACTION_STEPS = [
     "accounts.steps.SignInStep",
     "accounts.mfa.steps.SecondFactorStep",
+    "accounts.stepup.steps.RiskStep",
     "accounts.passkeys.steps.PasskeyOfferStep",
     "consent.steps.ConsentStep",
 ]
@@ -369,6 +386,15 @@ CIAM_PRIVACY_ERASURE_GRACE_DAYS = env.int("CIAM_PRIVACY_ERASURE_GRACE_DAYS", def
 # Second factors a session may still owe (sessions_ctx.policy.session_second_factor_missing):
 # adding a passkey waits until the authenticator app's code was given.
 CIAM_SESSIONS_SECOND_FACTOR_CHECKS = ["accounts.mfa.selectors.session_needs_second_factor"]
+# A step-up asked by the risk policy (sessions_ctx) is given on accounts' page, and met by
+# what the customer's methods prove (accounts/stepup).
+CIAM_SESSIONS_STEP_UP_URL = "stepup:session"
+CIAM_SESSIONS_STEP_UP_RESOLVERS = ["accounts.stepup.selectors.step_up_met_by_session"]
+CIAM_SESSIONS_STEP_UP_EXEMPT_VIEWS = [
+    "stepup:session",
+    "stepup:verify",
+    "passkeys:confirm-complete",
+]
 
 LOGGING = {
     "version": 1,
@@ -404,6 +430,13 @@ INSTALLED_APPS += [
     "allauth.socialaccount.providers.openid_connect",
 ]
 SOCIALACCOUNT_ADAPTER = "accounts.social.adapter.SocialAccountAdapter"
+# Sign-in with "keep me signed in"; password change and recovery with "sign out of all other
+# devices" (sessions_ctx ends or keeps the other sessions).
+ACCOUNT_FORMS = {
+    "login": "accounts.forms.LoginForm",
+    "change_password": "accounts.password_forms.ChangePasswordForm",
+    "reset_password_from_key": "accounts.password_forms.ResetPasswordKeyForm",
+}
 SOCIALACCOUNT_FORMS = {"disconnect": "accounts.social.forms.SocialDisconnectForm"}
 # A first social sign-in creates the account with no form, unless the provider sent no
 # email; an unverified one is verified by code (SOCIALACCOUNT_EMAIL_VERIFICATION follows

@@ -32,6 +32,8 @@ urlpatterns = [
     path("account/mfa/", include("accounts.mfa.urls")),
     path("account/passkeys/", include("accounts.passkeys.urls")),
     path("account/privacy/", include("accounts.privacy.urls")),
+    path("account/sessions/", include("sessions_ctx.urls")),
+    path("account/confirm/", include("accounts.stepup.urls")),
     path("account/email-sign-in/", include("accounts.passwordless.urls")),
     # Social login's own page keeps the path it had under email sign-in (links in flight).
     path("account/email-sign-in/social/", include("accounts.social.urls")),

@@ -34,6 +34,95 @@ class AppSettings(BaseAppSettings):
         "sign-in method.",
     )
 
+    # --- session lifetime (services/sessions.py) ---
+    IDLE_DAYS = Setting(
+        int,
+        30,
+        "Keep me signed in: a session ends after this many days without use (sliding)...",
+    )
+    ABSOLUTE_DAYS = Setting(
+        int, 90, "...and this many days after sign-in, whatever the use (absolute)."
+    )
+    BROWSER_SESSION_IDLE_MINUTES = Setting(
+        int,
+        720,
+        "Without keep me signed in: the session ends when the browser closes, or after this "
+        "many minutes without use.",
+    )
+    KEEP_SIGNED_IN_DEFAULT = Setting(
+        bool,
+        True,
+        "Keep me signed in when the sign-in method offered no choice (emailed code, social).",
+    )
+    LAST_SEEN_INTERVAL_SECONDS = Setting(
+        int,
+        300,
+        "A session's last-seen time is written at most this often (no write per request).",
+    )
+    DEVICE_COOKIE_DAYS = Setting(int, 400, "Lifetime of the device cookie (browsers cap at 400).")
+    STEP_UP_URL = Setting(
+        str,
+        "stepup:session",
+        "URL name of the page where a session owing a step-up (risk policy) gives it.",
+    )
+    STEP_UP_RESOLVERS = Setting(
+        _dotted_paths,
+        (),
+        "Functions, by dotted path, each called as ``resolver(request=request, since=...)`` "
+        "and answering the RFC 8176 method by which the session already met a pending step-up "
+        "(a passkey sign-in, the authenticator code given after the decision), or an empty "
+        "string. Named, not imported: this app knows no sign-in method.",
+    )
+    STEP_UP_EXEMPT_VIEWS = Setting(
+        _dotted_paths,
+        (),
+        "URL names a session owing a step-up may still open (the step-up pages themselves).",
+    )
+    # --- places (geo.py) ---
+    GEOIP_CITY_DATABASE = Setting(
+        str, "", "Path of a MaxMind-format City database (GeoLite2-City.mmdb); empty: no places."
+    )
+    GEOIP_ASN_DATABASE = Setting(
+        str, "", "Path of a MaxMind-format ASN database (GeoLite2-ASN.mmdb); empty: no ASN."
+    )
+    # --- risk engine (risk/) ---
+    RISK_ASSESSORS = Setting(
+        _dotted_paths,
+        (
+            "sessions_ctx.risk.assessors.bad_address",
+            "sessions_ctx.risk.assessors.new_device",
+            "sessions_ctx.risk.assessors.new_network",
+            "sessions_ctx.risk.assessors.new_country",
+            "sessions_ctx.risk.assessors.new_asn",
+            "sessions_ctx.risk.assessors.impossible_travel",
+            "sessions_ctx.risk.assessors.user_agent_changed",
+            "sessions_ctx.risk.assessors.velocity",
+            "sessions_ctx.risk.assessors.failed_attempts",
+        ),
+        "The assessors run on each sign-in and context change, by dotted path; each is called "
+        "as ``assessor(context=..., history=..., trigger=...)`` and returns findings.",
+    )
+    BAD_NETWORKS = Setting(
+        _dotted_paths,
+        (),
+        "Known-bad addresses and networks (CIDR), e.g. 203.0.113.0/24.",
+    )
+    BAD_NETWORK_FILES = Setting(
+        _dotted_paths,
+        (),
+        "Files of known-bad networks, one CIDR per line, ``#`` or ``;`` comments (the format "
+        "of Spamhaus DROP and FireHOL lists); read again when a file changes.",
+    )
+    IMPOSSIBLE_TRAVEL_KMH = Setting(
+        int, 1000, "Faster than this between two sign-ins' places is impossible travel."
+    )
+    VELOCITY_SIGN_INS_PER_HOUR = Setting(
+        int, 10, "Sign-ins of one account within an hour from which velocity is a finding."
+    )
+    FAILED_ATTEMPTS_THRESHOLD = Setting(
+        int, 3, "Failed password attempts before a success from which it is a finding."
+    )
+
 
 app_settings = AppSettings()
 

@@ -6,3 +6,10 @@ class SessionsCtxConfig(AppConfig):
     name = "sessions_ctx"
     label = "sessions_ctx"
     verbose_name = _("Sessions")
+
+    def ready(self) -> None:
+        from django.contrib.auth.signals import user_login_failed
+
+        from .receivers import count_failed_sign_in
+
+        user_login_failed.connect(count_failed_sign_in, dispatch_uid="sessions_ctx.failed_sign_in")

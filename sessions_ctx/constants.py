@@ -36,3 +36,18 @@ AMR_PASSWORD = "pwd"  # noqa: S105 - a method name, not a password
 # Failed re-authentication counters (Django cache; see throttle.py and
 # services/reauthentication.py).
 CACHE_PREFIX_REAUTHENTICATION = "ciam.sessions.reauthentication"
+
+# The device cookie (device.py): a signed random id recognising a returning browser.
+DEVICE_COOKIE_NAME = "ciam_device"
+DEVICE_COOKIE_SALT = "ciam.sessions.device"
+
+# The session's context record (services/sessions.py): its BrowserSession id, fingerprint,
+# last-seen time, absolute end, and the risk engine's state (risk/state.py).
+SESSION_KEY_CONTEXT = "ciam.ctx"
+SESSION_KEY_RISK = "ciam.risk"
+# The "keep me signed in" choice made on the sign-in page, read when the sign-in completes.
+SESSION_KEY_KEEP_SIGNED_IN = "ciam.keep"
+
+# Failed password sign-ins per account, counted until the next success (risk assessor
+# failed_attempts).
+CACHE_PREFIX_FAILED_SIGN_INS = "ciam.sessions.failed_sign_ins"

@@ -44,6 +44,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from ciam.interaction import PendingAuthorization
 from sessions_ctx import throttle
 from sessions_ctx.constants import ACR_TWO_FACTORS
+from sessions_ctx.device import device_id_of
 from sessions_ctx.policy import (
     Shortfall,
     acr_shortfall,
@@ -186,6 +187,8 @@ def remembered_device_valid(*, request: HttpRequest, user: AbstractBaseUser) -> 
         return False
     if not isinstance(data, dict) or data.get("u") != str(user.pk):
         return False
+    if data.get("d") and not constant_time_compare(str(data["d"]), device_id_of(request)):
+        return False  # bound to another browser's device cookie
     fingerprint = remembered_device_fingerprint(user=user)
     return fingerprint is not None and constant_time_compare(str(data.get("f", "")), fingerprint)
 

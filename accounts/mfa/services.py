@@ -135,8 +135,8 @@ def _session_add_second_factor(request: HttpRequest) -> AuthState:
     """The session now has the second factor: amr "otp" (acr "2" after a password), and a
     record that the code was given for this authentication (selectors.
     totp_verified_in_session). The session id is renewed, as allauth does on sign-in
-    (OWASP Session Management: a new id on any privilege level change)."""
-    request.session.cycle_key()
+    (OWASP Session Management: a new id on any privilege level change; session_add_factor
+    renews it)."""
     state = session_add_factor(request=request, methods=[AMR_OTP])
     _mark_verified(request, state)
     return state
@@ -275,10 +275,15 @@ def totp_disable(*, user: AbstractBaseUser) -> None:
 # --- remembered browsers ----------------------------------------------------------------------
 
 
-def remembered_device_cookie_value(*, user: AbstractBaseUser) -> str | None:
+def remembered_device_cookie_value(*, user: AbstractBaseUser, device_id: str = "") -> str | None:
     """The signed value of a "remember this browser" cookie for ``user`` (timestamped, so
-    that its age is checked on use; see selectors.remembered_device_valid)."""
+    that its age is checked on use; see selectors.remembered_device_valid), bound to the
+    browser's device cookie (sessions_ctx.device) when ``device_id`` is given: copied to
+    another browser, it counts for nothing."""
     fingerprint = remembered_device_fingerprint(user=user)
     if fingerprint is None:
         return None
-    return signing.dumps({"u": str(user.pk), "f": fingerprint}, salt=REMEMBER_COOKIE_SALT)
+    data = {"u": str(user.pk), "f": fingerprint}
+    if device_id:
+        data["d"] = device_id
+    return signing.dumps(data, salt=REMEMBER_COOKIE_SALT)

@@ -19,12 +19,15 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from ciam.interaction import PendingAuthorization
 from ciam.interaction.pages import cancel_to_client, step_continue, step_page
+from sessions_ctx.device import device_id_of
+from sessions_ctx.policy import session_second_factor_missing
 from sessions_ctx.services.reauthentication import (
     ReauthenticationThrottled,
     reauthentication_retry_after,
 )
 from sessions_ctx.throttle import too_many_requests
 
+from ..passkeys.selectors import session_recently_authenticated, user_has_passkey
 from .app_settings import app_settings
 from .constants import REMEMBER_COOKIE_NAME, SESSION_KEY_NEW_RECOVERY_CODES
 from .decorators import second_factor_required
@@ -277,6 +280,8 @@ def verify(request: HttpRequest, pending: PendingAuthorization) -> HttpResponse:
             # Signing in again with a passkey ("phr"/"phrh"), or with the password and then
             # the code ("2"), reaches the level; the request continues after it.
             sign_in_again_url = _with_next(reverse("account_login"), pending.resume_url)
+        passkey_needed = decision.reason is UnmetReason.PASSKEY_REQUIRED
+        has_passkey = passkey_needed and user_has_passkey(request.user)
         return render(
             request,
             "accounts/mfa/unmet.html",
@@ -286,6 +291,13 @@ def verify(request: HttpRequest, pending: PendingAuthorization) -> HttpResponse:
                 "reason": decision.reason.value if decision.reason else "",
                 "enrol_url": enrol_url,
                 "sign_in_again_url": sign_in_again_url,
+                # A passkey is required: sign in with one right here, or, having just
+                # proven what the account has, add one here and then use it.
+                "passkey_sign_in": has_passkey,
+                "passkey_create": passkey_needed
+                and not has_passkey
+                and session_recently_authenticated(request)
+                and not session_second_factor_missing(request),
             },
         )
 
@@ -338,7 +350,7 @@ def _code_form(request: HttpRequest, *, success_url: str, context: dict) -> Http
 
 
 def _remember_browser(request: HttpRequest, response: HttpResponse, days: int) -> None:
-    value = remembered_device_cookie_value(user=request.user)
+    value = remembered_device_cookie_value(user=request.user, device_id=device_id_of(request))
     if value is None:
         return
     response.set_cookie(

@@ -468,6 +468,32 @@ def passkey_authenticate_complete(
     return state
 
 
+def passkey_confirm_complete(*, request: HttpRequest, credential: Mapping[str, Any]) -> AuthState:
+    """Verify the browser's answer to ``passkey_authenticate_begin`` as a proof by the
+    signed-in user (a step-up asked by the risk policy): the session gains the passkey's
+    methods (its id renewed, sid kept) without a new sign-in, and a pending step-up is met.
+    A passkey of another account is refused."""
+    from sessions_ctx.services.authentication import session_add_factor
+    from sessions_ctx.services.risk import risk_step_up_resolve
+
+    _refuse_when_rate_limited(request)
+    try:
+        passkey, _verified = _verify_assertion(request, credential)
+        if passkey.user_id != request.user.pk:
+            raise PasskeyError(
+                "unknown_credential",
+                _("This passkey belongs to another account. Use a passkey of this account."),
+            )
+    except PasskeyError:
+        _record_failure(request)
+        raise
+    amr = passkey_amr(passkey)
+    state = session_add_factor(request=request, methods=amr)
+    risk_step_up_resolve(request=request, method=amr[0])
+    passkey_used.send(sender=Passkey, request=request, user=passkey.user, passkey=passkey)
+    return state
+
+
 # --- disabling a passkey that may have been copied --------------------------------------------
 
 

@@ -12,5 +12,6 @@ urlpatterns = [
     path("register/complete", views.register_complete, name="register-complete"),
     path("authenticate/begin", views.authenticate_begin, name="authenticate-begin"),
     path("authenticate/complete", views.authenticate_complete, name="authenticate-complete"),
+    path("confirm/complete", views.confirm_complete, name="confirm-complete"),
     path("offer/<str:pending_id>/", views.offer, name="offer"),
 ]

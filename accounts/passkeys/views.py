@@ -21,6 +21,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from ciam.interaction import PendingAuthorization
 from ciam.interaction.pages import step_continue, step_page
+from sessions_ctx.services.sessions import keep_signed_in_choose
 from sessions_ctx.throttle import too_many_requests
 
 from .forms import ConfirmPasswordForm, PasskeyRenameForm
@@ -30,6 +31,7 @@ from .services import (
     PasskeyError,
     passkey_authenticate_begin,
     passkey_authenticate_complete,
+    passkey_confirm_complete,
     passkey_offer_dismiss,
     passkey_reenable,
     passkey_reenable_refusal,
@@ -115,7 +117,22 @@ def authenticate_begin(request: HttpRequest) -> HttpResponse:
 def authenticate_complete(request: HttpRequest) -> HttpResponse:
     try:
         data = _json_body(request)
+        if isinstance(data.get("remember"), bool):
+            keep_signed_in_choose(request=request, keep=data["remember"])
         passkey_authenticate_complete(request=request, credential=_credential(data))
+    except PasskeyError as error:
+        return _json_error(error)
+    return _json({"redirect": safe_next_url(request, str(data.get("next") or ""))})
+
+
+@never_cache
+@require_POST
+@json_login_required
+def confirm_complete(request: HttpRequest) -> HttpResponse:
+    """A passkey as the signed-in user's proof (the risk step-up page)."""
+    try:
+        data = _json_body(request)
+        passkey_confirm_complete(request=request, credential=_credential(data))
     except PasskeyError as error:
         return _json_error(error)
     return _json({"redirect": safe_next_url(request, str(data.get("next") or ""))})

@@ -35,6 +35,9 @@ def client_register(
     sector_identifier: str = "",
     backchannel_logout_uri: str = "",
     backchannel_logout_session_required: bool = False,
+    frontchannel_logout_uri: str = "",
+    frontchannel_logout_session_required: bool = False,
+    session_bound_refresh_tokens: str = "online",
 ) -> RegisteredClient:
     """Register a confidential web app, a public SPA/native app or a machine client.
 
@@ -48,7 +51,10 @@ def client_register(
     URIs are on several hosts needs ``sector_identifier``, a host name (OIDC Core 8.1).
     ``backchannel_logout_uri`` (https; http only on loopback while the issuer is http) gets a
     logout token when a session that signed a user in to the client ends (OIDC Back-Channel
-    Logout 1.0).
+    Logout 1.0). ``frontchannel_logout_uri`` (on a redirect URI's scheme, host and port) is
+    loaded in a hidden frame after such a sign-out (OIDC Front-Channel Logout 1.0).
+    ``session_bound_refresh_tokens`` ("online", "all", "none") says which refresh tokens end
+    with the session that issued them.
     Raises ``django.core.exceptions.ValidationError`` for an invalid registration.
     """
     Application = get_application_model()
@@ -78,6 +84,9 @@ def client_register(
         sector_identifier=sector_identifier,
         backchannel_logout_uri=backchannel_logout_uri,
         backchannel_logout_session_required=backchannel_logout_session_required,
+        frontchannel_logout_uri=frontchannel_logout_uri,
+        frontchannel_logout_session_required=frontchannel_logout_session_required,
+        session_bound_refresh_tokens=session_bound_refresh_tokens,
     )
     if client_id:
         application.client_id = client_id

@@ -1,9 +1,12 @@
-"""RFC 7662 token introspection."""
+"""RFC 7662 token introspection, with ``acr`` and ``auth_time`` of the authorization behind
+a token (RFC 9470 6.2: a resource server compares them with what it needs and answers with
+a step-up challenge, ``insufficient_user_authentication``, when they fall short)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 from oauth2_provider.models import (
     get_access_token_model,
@@ -12,6 +15,7 @@ from oauth2_provider.models import (
 )
 from oauth2_provider.settings import oauth2_settings
 
+from ..models import AuthorizationContext
 from ..oauth.prepared import PreparedLookup
 from ..oauth.tokens import token_checksum
 from ..subjects import subject_for
@@ -52,13 +56,29 @@ def _common(instance: Any) -> dict[str, Any]:
         data["username"] = instance.user.email
     if instance.application is not None:
         data["aud"] = instance.application.client_id
+    # RFC 9470 6.2: how and when the user authenticated, for tokens from a code.
+    if getattr(instance, "ciam_auth_time", None) is not None:
+        data["auth_time"] = int(instance.ciam_auth_time)
+        if instance.ciam_acr:
+            data["acr"] = instance.ciam_acr
     return data
+
+
+def _authentication(family_ref: str) -> dict[str, Subquery]:
+    """``ciam_acr`` and ``ciam_auth_time`` of the authorization that started the token's
+    refresh-token family (the AuthorizationContext of its code), as annotations."""
+    context = AuthorizationContext.objects.filter(token_family=OuterRef(family_ref))
+    return {
+        "ciam_acr": Subquery(context.values("acr")[:1]),
+        "ciam_auth_time": Subquery(context.values("auth_time")[:1]),
+    }
 
 
 _ACCESS_TOKEN = PreparedLookup(
     lambda checksum: (
         get_access_token_model()
         .objects.select_related("application", "user")
+        .annotate(**_authentication("refresh_token__token_family"))
         .filter(token_checksum=checksum)
     )
 )
@@ -66,6 +86,7 @@ _REFRESH_TOKEN = PreparedLookup(
     lambda checksum: (
         get_refresh_token_model()
         .objects.select_related("application", "user", "access_token")
+        .annotate(**_authentication("token_family"))
         .filter(token_checksum=checksum, revoked__isnull=True)
     )
 )

@@ -69,7 +69,9 @@ def discovery_bytes() -> tuple[bytes, str]:
         "acr_values_supported": list(ACR_VALUES_SUPPORTED),
         "ui_locales_supported": ["en", "pt-BR"],
         "claims_locales_supported": ["en", "pt-BR"],
-        "frontchannel_logout_supported": False,
+        # OIDC Front-Channel Logout 1.0 3 (ciam/services/frontchannel_logout.py).
+        "frontchannel_logout_supported": True,
+        "frontchannel_logout_session_supported": True,
         # OIDC Back-Channel Logout 1.0 2.1 (ciam/services/backchannel_logout.py).
         "backchannel_logout_supported": True,
         "backchannel_logout_session_supported": True,

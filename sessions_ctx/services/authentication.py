@@ -5,10 +5,12 @@ from __future__ import annotations
 import secrets
 import time
 from collections.abc import Iterable
+from datetime import UTC, datetime
 
 from django.http import HttpRequest
 
-from ..constants import AMR_BY_METHOD, SESSION_KEY_AUTH
+from ..constants import AMR_BY_METHOD, SESSION_KEY_AUTH, SESSION_KEY_CONTEXT
+from ..models import BrowserSession
 from ..selectors import AuthState, session_auth_state
 from ..strength import acr_for_amr
 
@@ -35,6 +37,14 @@ def _store(request: HttpRequest, state: AuthState) -> AuthState:
         "amr": state.amr,
         "acr": state.acr,
     }
+    context = request.session.get(SESSION_KEY_CONTEXT)
+    if isinstance(context, dict) and context.get("user_id") == state.user_id:
+        # The session's record shows how it authenticated last (services/sessions.py).
+        BrowserSession.objects.filter(pk=int(context.get("id") or 0), ended_at__isnull=True).update(
+            auth_time=datetime.fromtimestamp(state.auth_time, tz=UTC),
+            amr=state.amr,
+            acr=state.acr,
+        )
     return state
 
 
@@ -86,6 +96,8 @@ def session_add_factor(*, request: HttpRequest, methods: Iterable[str]) -> AuthS
         if method not in amr:
             amr.append(method)
     amr = _with_mfa(amr)
+    # A privilege change: the session id rotates (session fixation), the sid stays.
+    request.session.cycle_key()
     return _store(
         request,
         AuthState(

@@ -1,24 +1,16 @@
-"""Ending a browser session."""
+"""Ending a browser session (the sign-out paths' entry point)."""
 
 from __future__ import annotations
 
-from django.contrib.auth import logout
 from django.http import HttpRequest
 
-from ..selectors import session_auth_state
-from ..signals import session_ended
+from ..models import EndReason
+from .sessions import session_end
 
 
 def session_logout(*, request: HttpRequest) -> None:
-    """Sign the browser out; then ``signals.session_ended`` tells the apps that hold what
-    the session issued (ciam revokes its tokens, except those granted with
-    ``offline_access``, which outlive the session: OIDC Core 11).
-
-    Nothing is sent for a session without an authentication state of its user.
-    """
-    state = session_auth_state(request)
-    logout(request)
-    if state is not None:
-        session_ended.send(
-            sender=session_logout, request=request, user_id=state.user_id, sid=state.sid
-        )
+    """Sign the browser out (services.sessions.session_end): the record is closed, then
+    ``signals.session_ended`` tells the apps that hold what the session issued (ciam revokes
+    its tokens, except those granted with ``offline_access``, which outlive the session:
+    OIDC Core 11, and tells its clients by back-channel logout)."""
+    session_end(request=request, reason=EndReason.SIGNED_OUT)

@@ -64,6 +64,11 @@
           return false;
         }
         var body = { credential: P.credentialJSON(credential), next: nextUrl() };
+        // The sign-in form's "Keep me signed in" box applies to a passkey sign-in too.
+        var keep = document.querySelector('form input[type="checkbox"][name="remember"]');
+        if (keep) {
+          body.remember = keep.checked;
+        }
         return P.postJSON(root.dataset.completeUrl, body, token)
           .catch(function (error) {
             if (error.code === "unknown_credential") {

@@ -63,6 +63,7 @@ def test_admin_creates_client_and_shows_secret_once(operator_client):
             "subject_type": "public",
             "logo_url": "",
             "backchannel_logout_uri": "",
+            "session_bound_refresh_tokens": "online",
             "registration_source": "admin",
         },
         HTTP_HOST="localhost",

@@ -478,6 +478,7 @@ def _admin_form(**fields: str) -> dict[str, str]:
         "subject_type": "pairwise",
         "sector_identifier": "",
         "logo_url": "",
+        "session_bound_refresh_tokens": "online",
     }
     data.update(fields)
     return data

@@ -72,6 +72,29 @@ class Command(BaseCommand):
             action="store_true",
             help="The client needs sid in logout tokens (they always carry it).",
         )
+        parser.add_argument(
+            "--frontchannel-logout-uri",
+            default="",
+            help=(
+                "Loaded in a hidden frame after the user signs out (OIDC Front-Channel Logout "
+                "1.0): on the scheme, host and port of a redirect URI; https, or http on "
+                "localhost while the issuer is http."
+            ),
+        )
+        parser.add_argument(
+            "--frontchannel-logout-session-required",
+            action="store_true",
+            help="Add iss and sid to the front-channel logout URI.",
+        )
+        parser.add_argument(
+            "--session-bound-refresh-tokens",
+            choices=["online", "all", "none"],
+            default="online",
+            help=(
+                "Refresh tokens revoked at sign-out: online (those without offline_access, "
+                "the default), all, or none."
+            ),
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         secret = options["client_secret"]
@@ -93,6 +116,11 @@ class Command(BaseCommand):
                 sector_identifier=options["sector_identifier"],
                 backchannel_logout_uri=options["backchannel_logout_uri"],
                 backchannel_logout_session_required=options["backchannel_logout_session_required"],
+                frontchannel_logout_uri=options["frontchannel_logout_uri"],
+                frontchannel_logout_session_required=options[
+                    "frontchannel_logout_session_required"
+                ],
+                session_bound_refresh_tokens=options["session_bound_refresh_tokens"],
             )
         except ValidationError as error:
             raise CommandError("; ".join(error.messages)) from error
