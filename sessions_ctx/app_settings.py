@@ -68,7 +68,8 @@ class AppSettings(BaseAppSettings):
     STEP_UP_RESOLVERS = Setting(
         _dotted_paths,
         (),
-        "Functions, by dotted path, each called as ``resolver(request=request, since=...)`` "
+        "Functions, by dotted path, each called as "
+        "``resolver(request=request, since=..., amr_before=...)`` "
         "and answering the RFC 8176 method by which the session already met a pending step-up "
         "(a passkey sign-in, the authenticator code given after the decision), or an empty "
         "string. Named, not imported: this app knows no sign-in method.",

@@ -35,11 +35,13 @@ from .models import Action, EndReason
 from .services.risk import risk_enforce, risk_step_up_pending
 from .services.sessions import session_key_follow, session_touch
 
-EXEMPT_NAMESPACES = frozenset({"oidc", "admin"})
+EXEMPT_NAMESPACES = frozenset({"oidc"})
 EXEMPT_VIEW_NAMES = frozenset(
     {
         "account_login",
         "account_logout",
+        "admin:login",
+        "admin:logout",
         "set_language",
         "mfa:verify",
         "mfa:verify-session",

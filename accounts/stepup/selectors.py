@@ -24,13 +24,16 @@ def step_up_method(*, user: AbstractBaseUser) -> StepUpMethod:
     return "email"
 
 
-def step_up_met_by_session(*, request: HttpRequest, since: float) -> str:
+def step_up_met_by_session(
+    *, request: HttpRequest, since: float, amr_before: tuple[str, ...] = ()
+) -> str:
     """The RFC 8176 method by which the session, authenticated at or after ``since``,
-    already meets the step-up (CIAM_SESSIONS_STEP_UP_RESOLVERS), or ""."""
+    already meets the step-up (CIAM_SESSIONS_STEP_UP_RESOLVERS), or "". Only a method proven
+    since the decision counts: one it had before (``amr_before``) does not."""
     state = session_auth_state(request)
     if state is None or state.auth_time < int(since):
         return ""
-    amr = set(state.amr)
+    amr = set(state.amr) - set(amr_before)
     method = step_up_method(user=request.user)
     if method == "passkey":
         return next(iter(sorted(amr & PASSKEY_AMR)), "")

@@ -13,6 +13,7 @@ import time
 from allauth.account.adapter import get_adapter as get_account_adapter
 from django.http import HttpRequest
 
+from sessions_ctx import throttle
 from sessions_ctx.services.authentication import session_add_factor
 from sessions_ctx.services.risk import risk_step_up_resolve
 
@@ -21,6 +22,26 @@ CODE_SECONDS = 600
 RESEND_SECONDS = 30
 MAX_ATTEMPTS = 5
 AMR_OTP = "otp"
+# Per account, whatever the session (counters in the shared cache, atomic): wrong codes and
+# codes sent within an hour. Past them no code is checked or sent until the hour ends.
+HOURLY_FAILURES = 10
+HOURLY_SENDS = 5
+WINDOW = 3600
+KIND_FAILURES = "ciam.stepup.email.failures"
+KIND_SENDS = "ciam.stepup.email.sends"
+
+
+def _limits(request: HttpRequest) -> list[throttle.Limit]:
+    user_id = request.user.pk
+    return [
+        throttle.Limit(throttle.user_counter(KIND_FAILURES, user_id), HOURLY_FAILURES, WINDOW),
+        throttle.Limit(throttle.user_counter(KIND_SENDS, user_id), HOURLY_SENDS, WINDOW),
+    ]
+
+
+def step_up_email_retry_after(request: HttpRequest) -> int:
+    """Seconds until the account may be sent or try another code (0: now)."""
+    return throttle.retry_after(_limits(request))
 
 
 def _digest(code: str) -> str:
@@ -35,6 +56,10 @@ def step_up_email_send(*, request: HttpRequest) -> int:
     wait = int(float(current.get("sent", 0)) + RESEND_SECONDS - now + 0.999)
     if wait > 0:
         return wait
+    blocked = step_up_email_retry_after(request)
+    if blocked:
+        return blocked
+    throttle.hit(_limits(request)[1].counter, window=WINDOW)
     code = f"{secrets.randbelow(10**6):06d}"
     request.session[SESSION_KEY_EMAIL_CODE] = {
         "hash": _digest(code),
@@ -65,12 +90,13 @@ def step_up_email_verify(*, request: HttpRequest, code: str) -> str:
     if time.time() - float(current.get("sent", 0)) > CODE_SECONDS:
         request.session.pop(SESSION_KEY_EMAIL_CODE, None)
         return "expired"
-    if int(current.get("attempts", 0)) >= MAX_ATTEMPTS:
+    if int(current.get("attempts", 0)) >= MAX_ATTEMPTS or step_up_email_retry_after(request):
         return "too_many"
     normalized = "".join(ch for ch in code if ch.isdigit())
     if not secrets.compare_digest(_digest(normalized), str(current["hash"])):
         current["attempts"] = int(current.get("attempts", 0)) + 1
         request.session[SESSION_KEY_EMAIL_CODE] = current
+        throttle.hit(_limits(request)[0].counter, window=WINDOW)
         return "too_many" if current["attempts"] >= MAX_ATTEMPTS else "wrong"
     request.session.pop(SESSION_KEY_EMAIL_CODE, None)
     session_add_factor(request=request, methods=[AMR_OTP])

@@ -15,6 +15,7 @@ from django.views.decorators.http import require_http_methods
 
 from ciam.interaction import PendingAuthorization
 from ciam.interaction.pages import cancel_to_client, step_continue, step_page
+from ciam.interaction.pending import pending_save
 from sessions_ctx.middleware import session_ended_message
 from sessions_ctx.models import EndReason
 from sessions_ctx.risk.findings import finding_reason
@@ -39,6 +40,10 @@ WRONG_CODE = {
     "wrong": gettext_lazy("That code is not right. Check the email and try again."),
     "expired": gettext_lazy("That code has expired. We sent you a new one."),
     "too_many": gettext_lazy("Too many wrong codes. We sent you a new one."),
+    "blocked": gettext_lazy(
+        "Too many codes for this account. Try again in an hour, or sign out and sign in "
+        "another way."
+    ),
 }
 
 
@@ -78,8 +83,8 @@ def _page(
             outcome = step_up_email_verify(request=request, code=code_form.cleaned_data["code"])
             if outcome == "ok":
                 return HttpResponseRedirect(next_url)
-            if outcome != "wrong":
-                step_up_email_send(request=request)
+            if outcome != "wrong" and step_up_email_send(request=request):
+                outcome = "blocked"
             code_form.add_error("code", WRONG_CODE[outcome])
             status = 400
         elif action == "resend":
@@ -120,6 +125,8 @@ def verify(request: HttpRequest, pending: PendingAuthorization) -> HttpResponse:
         action = risk_enforce(request=request)
         if action:
             session_ended_message(request, action)
+        # The session is gone with the request it held: the request goes on, to sign-in.
+        pending_save(request, pending)
         return step_continue(pending)
     if request.method == "POST" and request.POST.get("action") == "cancel":
         return cancel_to_client(request, pending, "The user did not confirm the sign-in.")

@@ -40,10 +40,17 @@ def _store(request: HttpRequest, state: AuthState) -> AuthState:
     context = request.session.get(SESSION_KEY_CONTEXT)
     if isinstance(context, dict) and context.get("user_id") == state.user_id:
         # The session's record shows how it authenticated last (services/sessions.py).
+        fields = {
+            "auth_time": datetime.fromtimestamp(state.auth_time, tz=UTC),
+            "amr": state.amr,
+            "acr": state.acr,
+        }
+        if request.session.session_key:  # rotated just now: the record names the live key
+            fields["session_key"] = request.session.session_key
+            context["key"] = request.session.session_key
+            request.session[SESSION_KEY_CONTEXT] = context
         BrowserSession.objects.filter(pk=int(context.get("id") or 0), ended_at__isnull=True).update(
-            auth_time=datetime.fromtimestamp(state.auth_time, tz=UTC),
-            amr=state.amr,
-            acr=state.acr,
+            **fields
         )
     return state
 

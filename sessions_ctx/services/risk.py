@@ -21,8 +21,8 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from ..app_settings import app_settings
-from ..constants import SESSION_KEY_RISK
-from ..context import RequestContext
+from ..constants import SESSION_KEY_CONTEXT, SESSION_KEY_RISK
+from ..context import RequestContext, browser_of, user_agent_of
 from ..models import ACTION_RANK, Action, BrowserSession, EndReason, RiskDecision
 from ..risk.findings import Finding
 from ..risk.history import History, user_history
@@ -212,7 +212,7 @@ def risk_step_up_pending(*, request: HttpRequest, client_id: str = "") -> RiskSt
     if state is None or not state.needs_step_up:
         return None
     for path in app_settings.STEP_UP_RESOLVERS:
-        method = import_string(path)(request=request, since=state.at)
+        method = import_string(path)(request=request, since=state.at, amr_before=state.amr)
         if method:
             risk_step_up_resolve(request=request, method=str(method))
             return None
@@ -254,6 +254,12 @@ def risk_step_up_resolve(*, request: HttpRequest, method: str) -> bool:
     data = dict(request.session[SESSION_KEY_RISK])
     data["resolved"] = True
     request.session[SESSION_KEY_RISK] = data
+    context = request.session.get(SESSION_KEY_CONTEXT)
+    if isinstance(context, dict):
+        # The browser it was confirmed in is the session's browser from now on.
+        browser = browser_of(user_agent_of(request))
+        context.update(browser=browser.family, os=browser.os)
+        request.session[SESSION_KEY_CONTEXT] = context
     record_id = current_session_id(request)
     record = BrowserSession.objects.filter(pk=record_id).first() if record_id else None
     if record is not None:

@@ -25,6 +25,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth import logout
 from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.sessions.backends.base import UpdateError
 from django.core.cache import cache
 from django.db import transaction
 from django.http import HttpRequest
@@ -52,6 +53,8 @@ from .risk import risk_evaluate_context_change, risk_evaluate_sign_in
 
 logger = logging.getLogger(__name__)
 FAILED_SIGN_IN_WINDOW = 3600
+# Contexts (user agent and network fingerprints) a session remembers having been assessed in.
+ASSESSED_CONTEXTS = 4
 
 
 def _aware(timestamp: float) -> datetime:
@@ -109,6 +112,7 @@ def _context_store(
         "id": record.pk,
         "user_id": str(record.user_id),
         "fp": context_fingerprint(request),
+        "fps": [context_fingerprint(request)],
         "seen": int(now),
         "end": int(record.expires_at.timestamp()),
         "keep": keep,
@@ -133,6 +137,8 @@ def session_start(*, request: HttpRequest, user: AbstractBaseUser) -> BrowserSes
     refresh the session's record, let the risk engine look at it, and set the session's
     lifetime from the "keep me signed in" choice."""
     state = session_record_authentication(request=request, user_id=str(user.pk))
+    if not request.session.session_key:
+        request.session.save()  # a flushed session has no key until saved: the record needs it
     choice = request.session.pop(SESSION_KEY_KEEP_SIGNED_IN, None)
     keep = app_settings.KEEP_SIGNED_IN_DEFAULT if choice is None else bool(choice)
     context = request_context(request)
@@ -227,11 +233,14 @@ def session_touch(*, request: HttpRequest) -> str | None:
     if now >= float(data.get("end", now + 1)) or now - float(data.get("seen", now)) > idle_limit:
         session_end(request=request, reason=EndReason.EXPIRED)
         return EndReason.EXPIRED
-    changed = False
     fingerprint = context_fingerprint(request)
-    if fingerprint != data.get("fp"):
+    assessed = [str(item) for item in data.get("fps") or [data.get("fp")] if item]
+    # A context this session was not assessed in yet; one it was (an alternating dual-stack
+    # network, say) is neither assessed nor written again.
+    changed = fingerprint not in assessed
+    if changed:
         data["fp"] = fingerprint
-        changed = True
+        data["fps"] = [*assessed, fingerprint][-ASSESSED_CONTEXTS:]
         action = risk_evaluate_context_change(
             request=request,
             record_id=int(data["id"]),
@@ -247,7 +256,12 @@ def session_touch(*, request: HttpRequest) -> str | None:
         if changed:  # the list of sessions shows where a session was used last
             ip = request_ip(request)
             fields.update(ip=ip, network=network_of(ip))
-        BrowserSession.objects.filter(pk=data["id"]).update(**fields)
+        updated = BrowserSession.objects.filter(pk=data["id"], ended_at__isnull=True).update(
+            **fields
+        )
+        if not updated:  # ended from elsewhere while its key was changing: end it here too
+            session_end(request=request, reason=EndReason.REVOKED_BY_USER)
+            return EndReason.REVOKED_BY_USER
         request.session[SESSION_KEY_CONTEXT] = data  # saved (and the expiry slides)
     return None
 
@@ -343,10 +357,13 @@ def sessions_keep_after_password_change(*, request: HttpRequest, user: AbstractB
         if not record.session_key:
             continue
         store = store_class(session_key=record.session_key)
-        if not store.exists(record.session_key):
+        if not store.load():  # gone or expired
             continue
         store[HASH_SESSION_KEY] = user.get_session_auth_hash()
-        store.save()
+        try:
+            store.save(must_create=False)
+        except UpdateError:  # signed out meanwhile
+            continue
         kept += 1
     return kept
 
