@@ -47,7 +47,6 @@ BUILT_IN_RULES: tuple[tuple[str, str, str], ...] = (
     ("impossible_travel", "medium", "step_up"),
     ("new_country", "medium", "step_up"),
     ("failed_attempts", "medium", "step_up"),
-    ("velocity", "high", "step_up"),
 )
 
 
