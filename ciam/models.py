@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -241,58 +242,64 @@ class Application(AbstractApplication):
             )
 
 
-def backchannel_logout_uri_error(uri: str) -> str:
-    """Why ``uri`` cannot be a back-channel logout URI, or "" when it can."""
+class _LogoutUriMessages(NamedTuple):
+    example: Any
+    fragment: Any
+    credentials: Any
+    https: Any
+
+
+_BACKCHANNEL_URI_MESSAGES = _LogoutUriMessages(
+    _("Give an absolute URL, such as https://rp.example.com/backchannel-logout."),
+    _("A back-channel logout URI has no fragment (#...)."),
+    _("A back-channel logout URI carries no user name or password."),
+    _(
+        "A back-channel logout URI must use https (http only for localhost or a "
+        "loopback address, while the issuer is http)."
+    ),
+)
+_FRONTCHANNEL_URI_MESSAGES = _LogoutUriMessages(
+    _("Give an absolute URL, such as https://rp.example.com/frontchannel-logout."),
+    _("A front-channel logout URI has no fragment (#...)."),
+    _("A front-channel logout URI carries no user name or password."),
+    _(
+        "A front-channel logout URI must use https (http only for localhost or a "
+        "loopback address, while the issuer is http)."
+    ),
+)
+
+
+def _logout_uri_error(uri: str, messages: _LogoutUriMessages) -> str:
+    """Why ``uri`` cannot be a logout URI, or "" when it can: an absolute http(s) URL, no
+    fragment or credentials, https unless on loopback while the issuer is http."""
     try:
         parts = urlsplit(uri)
         host = parts.hostname or ""
         parts.port  # noqa: B018 - raises ValueError for a port out of range
     except ValueError:
-        return str(_("Give an absolute URL, such as https://rp.example.com/backchannel-logout."))
+        return str(messages.example)
     if parts.scheme not in ("http", "https") or not host or " " in uri:
-        return str(_("Give an absolute URL, such as https://rp.example.com/backchannel-logout."))
+        return str(messages.example)
     if parts.fragment or uri.endswith("#"):
-        return str(_("A back-channel logout URI has no fragment (#...)."))
+        return str(messages.fragment)
     if parts.username or parts.password:
-        return str(_("A back-channel logout URI carries no user name or password."))
+        return str(messages.credentials)
     if parts.scheme == "http":
         issuer_is_http = str(oauth2_settings.OIDC_ISS_ENDPOINT or "").startswith("http://")
         if not (issuer_is_http and _is_loopback_host(host)):
-            return str(
-                _(
-                    "A back-channel logout URI must use https (http only for localhost or a "
-                    "loopback address, while the issuer is http)."
-                )
-            )
+            return str(messages.https)
     return ""
+
+
+def backchannel_logout_uri_error(uri: str) -> str:
+    """Why ``uri`` cannot be a back-channel logout URI, or "" when it can."""
+    return _logout_uri_error(uri, _BACKCHANNEL_URI_MESSAGES)
 
 
 def frontchannel_logout_uri_error(uri: str) -> str:
     """Why ``uri`` cannot be a front-channel logout URI, or "" when it can (the rules of
     ``backchannel_logout_uri_error``; the same-origin rule is the client's clean)."""
-    example = _("Give an absolute URL, such as https://rp.example.com/frontchannel-logout.")
-    try:
-        parts = urlsplit(uri)
-        host = parts.hostname or ""
-        parts.port  # noqa: B018 - raises ValueError for a port out of range
-    except ValueError:
-        return str(example)
-    if parts.scheme not in ("http", "https") or not host or " " in uri:
-        return str(example)
-    if parts.fragment or uri.endswith("#"):
-        return str(_("A front-channel logout URI has no fragment (#...)."))
-    if parts.username or parts.password:
-        return str(_("A front-channel logout URI carries no user name or password."))
-    if parts.scheme == "http":
-        issuer_is_http = str(oauth2_settings.OIDC_ISS_ENDPOINT or "").startswith("http://")
-        if not (issuer_is_http and _is_loopback_host(host)):
-            return str(
-                _(
-                    "A front-channel logout URI must use https (http only for localhost or a "
-                    "loopback address, while the issuer is http)."
-                )
-            )
-    return ""
+    return _logout_uri_error(uri, _FRONTCHANNEL_URI_MESSAGES)
 
 
 def _origin(uri: str) -> tuple[str, str, int | None]:

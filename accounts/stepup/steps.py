@@ -6,7 +6,7 @@ from django.http import HttpRequest
 from django.urls import reverse
 
 from ciam.interaction import InteractionStep, PendingAuthorization
-from sessions_ctx.services.risk import risk_for_client, risk_step_up_pending
+from sessions_ctx.services.risk import risk_for_client, risk_step_up_owed
 
 STEP_NAME = "risk"
 
@@ -20,11 +20,10 @@ class RiskStep(InteractionStep):
     prompt_none_error = "login_required"
 
     def is_satisfied(self, request: HttpRequest, pending: PendingAuthorization) -> bool:
-        client_id = pending.client_id
-        state = risk_for_client(request=request, client_id=client_id)
+        state = risk_for_client(request=request, client_id=pending.client_id)
         if state is not None and state.ends_session:
             return False
-        return risk_step_up_pending(request=request, client_id=client_id) is None
+        return risk_step_up_owed(request=request, state=state) is None
 
     def url(self, request: HttpRequest, pending: PendingAuthorization) -> str:
         return reverse("stepup:verify", args=[pending.id])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -23,6 +24,7 @@ from sessions_ctx.services.risk import (
     RiskState,
     risk_enforce,
     risk_for_client,
+    risk_step_up_owed,
     risk_step_up_pending,
 )
 from sessions_ctx.services.sessions import session_end
@@ -130,7 +132,7 @@ def verify(request: HttpRequest, pending: PendingAuthorization) -> HttpResponse:
         return step_continue(pending)
     if request.method == "POST" and request.POST.get("action") == "cancel":
         return cancel_to_client(request, pending, "The user did not confirm the sign-in.")
-    pending_state = risk_step_up_pending(request=request, client_id=pending.client_id)
+    pending_state = risk_step_up_owed(request=request, state=state)
     if pending_state is None:
         return step_continue(pending)
     return _page(
@@ -159,12 +161,6 @@ def session_page(request: HttpRequest) -> HttpResponse:
         request,
         state=state,
         next_url=next_url,
-        action_url=reverse("stepup:session") + "?" + _next_query(next_url),
+        action_url=reverse("stepup:session") + "?" + urlencode({"next": next_url}),
         pending=None,
     )
-
-
-def _next_query(next_url: str) -> str:
-    from urllib.parse import urlencode
-
-    return urlencode({"next": next_url})

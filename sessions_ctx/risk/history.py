@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.utils import timezone
@@ -39,7 +39,6 @@ class History:
     # For a context change inside one session: how the session looked at sign-in.
     session_browser: str = ""
     session_os: str = ""
-    extra: dict[str, str] = field(default_factory=dict)
 
 
 def user_history(

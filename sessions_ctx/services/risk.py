@@ -204,11 +204,17 @@ def risk_evaluate_context_change(
 
 def risk_step_up_pending(*, request: HttpRequest, client_id: str = "") -> RiskState | None:
     """The session's decision when it still owes a step-up (with ``client_id``'s policy
-    applied); None otherwise. A step-up the session has already met in the meantime (the
-    resolvers of CIAM_SESSIONS_STEP_UP_RESOLVERS say how) is resolved here."""
+    applied); None otherwise (see ``risk_step_up_owed``)."""
     state = (
         risk_for_client(request=request, client_id=client_id) if client_id else risk_state(request)
     )
+    return risk_step_up_owed(request=request, state=state)
+
+
+def risk_step_up_owed(*, request: HttpRequest, state: RiskState | None) -> RiskState | None:
+    """``state`` when it still owes a step-up, else None. A step-up the session has already
+    met in the meantime (the resolvers of CIAM_SESSIONS_STEP_UP_RESOLVERS say how) is
+    resolved here."""
     if state is None or not state.needs_step_up:
         return None
     for path in app_settings.STEP_UP_RESOLVERS:

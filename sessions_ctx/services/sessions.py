@@ -45,7 +45,7 @@ from ..context import (
     request_context,
     request_ip,
 )
-from ..models import BrowserSession, EndReason, RiskDecision, UserDevice
+from ..models import BrowserSession, EndReason, UserDevice
 from ..selectors import session_auth_state
 from ..signals import session_ended
 from .authentication import session_record_authentication
@@ -108,11 +108,12 @@ def _context_store(
     request: HttpRequest, record: BrowserSession, context: RequestContext, keep: bool
 ) -> None:
     now = time.time()
+    fingerprint = context_fingerprint(request)
     request.session[SESSION_KEY_CONTEXT] = {
         "id": record.pk,
         "user_id": str(record.user_id),
-        "fp": context_fingerprint(request),
-        "fps": [context_fingerprint(request)],
+        "fp": fingerprint,
+        "fps": [fingerprint],
         "seen": int(now),
         "end": int(record.expires_at.timestamp()),
         "keep": keep,
@@ -371,7 +372,3 @@ def sessions_keep_after_password_change(*, request: HttpRequest, user: AbstractB
 def current_session_id(request: HttpRequest) -> int | None:
     data = session_context(request)
     return int(data["id"]) if data is not None else None
-
-
-def decision_for_session(record_id: int) -> RiskDecision | None:
-    return RiskDecision.objects.filter(session_id=record_id).order_by("-created_at").first()
