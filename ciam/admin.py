@@ -5,8 +5,11 @@ from typing import Any
 from django.contrib import admin, messages
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from oauth2_provider.admin import ApplicationAdmin as DOTApplicationAdmin
 from oauth2_provider.models import get_application_model
+
+from profiling.models import ClientProfileSettings
 
 from .models import AuthorizationContext, BackchannelLogoutDelivery, SigningKey
 
@@ -17,6 +20,16 @@ admin.site.site_title = _("Identity provider")
 
 if admin.site.is_registered(Application):
     admin.site.unregister(Application)
+
+
+class ClientProfileSettingsInline(admin.StackedInline):
+    """What the client needs from the profile (profiling.ClientProfileSettings)."""
+
+    model = ClientProfileSettings
+    fields = ("transactional", "required_fields")
+    filter_horizontal = ("required_fields",)
+    can_delete = False
+    verbose_name_plural = gettext_lazy("profile settings")
 
 
 @admin.register(Application)
@@ -34,6 +47,11 @@ class ApplicationAdmin(DOTApplicationAdmin):
     search_fields = ("name", "client_id")
     # OIDC Core 8: the sub each client sees; the form's validation is Application.clean.
     radio_fields = {**DOTApplicationAdmin.radio_fields, "subject_type": admin.VERTICAL}
+    inlines = (ClientProfileSettingsInline,)
+
+    def get_inlines(self, request: HttpRequest, obj: Any = None) -> tuple[Any, ...]:
+        # Once the client exists: the add form stays the one scripts and tests post.
+        return self.inlines if obj is not None else ()
 
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
         raw_secret = form.cleaned_data.get("client_secret", "")

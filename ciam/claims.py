@@ -65,6 +65,7 @@ CLAIMS_SUPPORTED: tuple[str, ...] = (
     "amr",
     "azp",
     "sid",
+    "profile_completeness",
     *(claim for claims in SCOPE_CLAIMS.values() for claim in claims),
 )
 
@@ -76,45 +77,56 @@ class ClaimSource:
     sub: str
     email: str
     email_verified: bool
-    profile: Any | None  # profiling.models.Profile or None
+    # profiling.claims.ProfileClaims (claim values, custom claims' scopes, verified claims,
+    # updated_at) or None.
+    profile: Any | None
     # Values of PROVIDED_CLAIMS from CIAM_CLAIM_PROVIDERS (only read for their granted scope).
     provided: Mapping[str, Any] = field(default_factory=dict)
 
 
+def _empty(value: Any) -> bool:
+    return value is None or value == "" or value == [] or value == {}
+
+
+def _address_claim(value: Any) -> dict[str, str] | None:
+    """OIDC Core 5.1.1: the address parts, and ``formatted`` from them."""
+    if not isinstance(value, dict):
+        return None
+    parts = {
+        key: str(value[key])
+        for key in ("street_address", "locality", "region", "postal_code", "country")
+        if value.get(key)
+    }
+    if not parts:
+        return None
+    lines = [
+        parts.get("street_address", ""),
+        " ".join(p for p in (parts.get("postal_code"), parts.get("locality")) if p),
+        parts.get("region", ""),
+        parts.get("country", ""),
+    ]
+    parts["formatted"] = "\n".join(line for line in lines if line)
+    return parts
+
+
 def _profile_value(profile: Any | None, claim: str) -> Any:
+    """``claim`` from the profile's claims (profiling.claims.ProfileClaims), or None."""
     if profile is None:
         return None
-    if claim == "name":
-        return profile.name or None
+    values = profile.values
+    if claim == "name" and _empty(values.get("name")):
+        name = " ".join(
+            str(values[part]) for part in ("given_name", "family_name") if values.get(part)
+        )
+        return name or None
     if claim == "updated_at":
-        return int(profile.updated_at.timestamp()) if profile.updated_at else None
-    if claim == "birthdate":
-        return profile.birthdate.isoformat() if profile.birthdate else None
+        return profile.updated_at
     if claim == "address":
-        parts = {
-            "street_address": profile.street_address,
-            "locality": profile.locality,
-            "region": profile.region,
-            "postal_code": profile.postal_code,
-            "country": profile.country,
-        }
-        parts = {key: value for key, value in parts.items() if value}
-        if not parts:
-            return None
-        lines = [
-            profile.street_address,
-            " ".join(p for p in (profile.postal_code, profile.locality) if p),
-            profile.region,
-            profile.country,
-        ]
-        parts["formatted"] = "\n".join(line for line in lines if line)
-        return parts
+        return _address_claim(values.get("address"))
     if claim == "phone_number_verified":
-        return bool(profile.phone_number_verified) if profile.phone_number else None
-    if claim in ("preferred_username", "profile"):
-        return None
-    value = getattr(profile, claim, None)
-    return value or None
+        return ("phone_number" in profile.verified) if values.get("phone_number") else None
+    value = values.get(claim)
+    return None if _empty(value) else value
 
 
 def claim_value(source: ClaimSource, claim: str) -> Any:
@@ -148,8 +160,9 @@ def user_claims(
 ) -> dict[str, Any]:
     """Standard claims for the granted scopes plus those requested individually.
 
-    A standard claim requested through the ``claims`` parameter is released even without
-    its scope (the consent screen lists it); unknown names are ignored, and values that are
+    A custom claim of the profile schema is released with the scope its field names. A
+    standard or custom claim requested through the ``claims`` parameter is released even
+    without its scope (the consent screen lists it); unknown names are ignored, and values that are
     unknown are omitted, never sent as null (OIDC Core 5.3.2).
     """
     scopes = set(scopes)
@@ -157,8 +170,13 @@ def user_claims(
     for scope, claim_names in SCOPE_CLAIMS.items():
         if scope in scopes:
             names.extend(claim_names)
+    # Custom claims of the profile schema, with the scope each names (profiling/claims.py).
+    custom = dict(getattr(source.profile, "custom_scopes", None) or {})
+    for name, scope in custom.items():
+        if scope in scopes and name not in names:
+            names.append(name)
     for name in requested_claim_names(claims_request, member):
-        if name not in names and name in STANDARD_CLAIMS:
+        if name not in names and (name in STANDARD_CLAIMS or name in custom):
             names.append(name)
     result: dict[str, Any] = {}
     for name in names:

@@ -3,11 +3,12 @@
 - Discovery and JWKS are public, the same for every caller and the most requested
   documents: they are answered here from precomputed bytes (the ones the Django views serve,
   ciam/views.py, so both paths always agree), before any Django machinery.
-- The back-channel endpoints (token, userinfo, introspection, revocation) are called by
-  servers, not browsers: no cookie, session, CSRF token, language or message is read or
-  written there. They run through a second Django handler whose middleware is
-  ``CIAM_BACKCHANNEL_MIDDLEWARE`` (security headers only) instead of the dozen the hosted
-  pages need, with the same URLs, views and error handling.
+- The back-channel endpoints (token, userinfo, introspection, revocation, and the back-end
+  APIs under /api/consent/ and /api/profile/) are called by servers, not browsers: no
+  cookie, session, CSRF token, language or message is read or written there. They run
+  through a second Django handler whose middleware is ``CIAM_BACKCHANNEL_MIDDLEWARE``
+  (security headers only) instead of the dozen the hosted pages need, with the same URLs,
+  views and error handling.
 - Everything else goes to Django's handler with the full ``MIDDLEWARE``.
 
 The live test server routes through this too (tests/conftest.py), so every protocol test
@@ -30,6 +31,8 @@ from .views.discovery import discovery_bytes
 DISCOVERY_PATH = "/.well-known/openid-configuration"
 JWKS_PATH = "/jwks"
 BACKCHANNEL_PATHS = frozenset({"/token", "/userinfo", "/introspect", "/revoke"})
+# The back-end APIs (ciam/api.py): machine clients with Bearer tokens, no browser.
+BACKCHANNEL_PREFIXES = ("/api/consent/", "/api/profile/")
 
 WSGIApplication = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
@@ -65,7 +68,7 @@ class ProviderApplication:
         self, environ: dict[str, Any], start_response: Callable[..., Any]
     ) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
-        if path in BACKCHANNEL_PATHS or path.startswith("/api/consent/"):
+        if path in BACKCHANNEL_PATHS or path.startswith(BACKCHANNEL_PREFIXES):
             return self.backchannel(environ, start_response)
         method = environ.get("REQUEST_METHOD", "")
         if method not in ("GET", "HEAD") or path not in (DISCOVERY_PATH, JWKS_PATH):

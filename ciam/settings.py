@@ -327,6 +327,9 @@ OAUTH2_PROVIDER = {
         # Machine clients only (ciam/oauth/validator.py): the consent API for back ends.
         "consent:read": _("Read customers' consent records"),
         "consent:write": _("Record customers' consent decisions"),
+        # Machine clients only too: the profile API for back ends (profiling/api.py).
+        "profile:read": _("Read customers' profiles and the profile schema"),
+        "profile:write": _("Change customers' profile values"),
     },
     "DEFAULT_SCOPES": ["openid"],
     "ACCESS_TOKEN_EXPIRE_SECONDS": CIAM_ACCESS_TOKEN_SECONDS,
@@ -370,8 +373,11 @@ CIAM_INTERACTION_STEPS = [
     "accounts.steps.SignInStep",
     "accounts.mfa.steps.SecondFactorStep",
     "accounts.stepup.steps.RiskStep",
+    "profiling.steps.ProfileQuestionStep",
     "accounts.passkeys.steps.PasskeyOfferStep",
     "consent.steps.ConsentStep",
+    "profiling.steps.ProfileRequiredStep",
+    "profiling.steps.ProfileQuestionBeforeReturnStep",
 ]
 # Claims of the provider's own scopes (ciam/claims.py PROVIDED_SCOPE_CLAIMS), by function.
 CIAM_CLAIM_PROVIDERS = ["consent.claims.consents_claim"]

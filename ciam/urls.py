@@ -29,6 +29,8 @@ urlpatterns = [
     path("", include(oidc_patterns)),
     path("", include("consent.urls")),
     path("api/consent/", include("consent.urls_api")),
+    path("api/profile/", include("profiling.urls_api")),
+    path("profile/", include("profiling.urls")),
     path("account/mfa/", include("accounts.mfa.urls")),
     path("account/passkeys/", include("accounts.passkeys.urls")),
     path("account/privacy/", include("accounts.privacy.urls")),

@@ -46,7 +46,8 @@ from ciam.subjects import subject_for
 from consent.models import Consent
 from consent.selectors import consent_history
 from consent.services.ledger import ledger_erase
-from profiling.models import Profile
+from profiling.models import Profile, ProfileQuestion, ProfileValue
+from profiling.selectors import profile_document
 from sessions_ctx.selectors import session_auth_state
 from sessions_ctx.services.logout import session_logout
 
@@ -69,9 +70,6 @@ _DATABASE_SESSION_ENGINES = {
     "django.contrib.sessions.backends.cached_db",
 }
 
-# Profile fields a first social sign-in fills (accounts.social.services).
-_SOCIAL_PROFILE_FIELDS = {"given_name", "family_name"}
-_PROFILE_EXCLUDED = {"id", "user"}
 
 ERASED_BY_SCHEDULE = "schedule"
 
@@ -94,44 +92,9 @@ def _account(user: Any) -> dict[str, Any]:
     }
 
 
-def _profile_source(field: str, value: Any, social_accounts: list[SocialAccount]) -> str:
-    """How a profile field got its value, as far as the provider can tell: the social
-    provider whose claims match it, else the sign-up (or the operator's create_user), the
-    only other writer of the profile."""
-    if field in _SOCIAL_PROFILE_FIELDS:
-        for account in social_accounts:
-            data = dict(account.extra_data or {})
-            try:
-                data.update(account.get_provider().extract_common_fields(data) or {})
-            except Exception:  # the provider is no longer set up: its raw claims only
-                logger.debug("No provider %s to read claims with", account.provider)
-            given, _space, family = str(data.get("name") or "").strip().partition(" ")
-            candidates = {
-                "given_name": {data.get("given_name"), data.get("first_name"), given},
-                "family_name": {data.get("family_name"), data.get("last_name"), family.strip()},
-            }
-            if value in candidates[field]:
-                return account.provider
-    return "sign-up"
-
-
-def _profile(user: Any, social_accounts: list[SocialAccount]) -> dict[str, Any] | None:
-    profile = Profile.objects.filter(user=user).first()
-    if profile is None:
-        return None
-    fields: dict[str, Any] = {}
-    for field in Profile._meta.concrete_fields:
-        if field.name in _PROFILE_EXCLUDED or field.name == "updated_at":
-            continue
-        value = getattr(profile, field.name)
-        entry: dict[str, Any] = {
-            "label": str(field.verbose_name),
-            "value": value,
-        }
-        if value not in ("", None, False):
-            entry["source"] = _profile_source(field.name, value, social_accounts)
-        fields[field.name] = entry
-    return {"fields": fields, "updated_at": profile.updated_at}
+def _profile(user: Any) -> dict[str, Any] | None:
+    """The profile's fields with their provenance (profiling/selectors.py)."""
+    return profile_document(user=user)
 
 
 def _sign_in_methods(user: Any, social_accounts: list[SocialAccount]) -> dict[str, Any]:
@@ -352,7 +315,7 @@ def user_data_export(*, user: Any, request: HttpRequest | None = None) -> dict[s
         "generated_at": timezone.now(),
         "issuer": settings.CIAM_ISSUER,
         "account": _account(user),
-        "profile": _profile(user, social_accounts),
+        "profile": _profile(user),
         "sign_in_methods": _sign_in_methods(user, social_accounts),
         "sessions": _sessions(user, request),
         "connected_apps": _connected_apps(user),
@@ -562,6 +525,8 @@ def account_erase(*, user: Any, actor: str) -> ErasureRequest:
         PasskeyOfferDismissal.objects.filter(user=user).delete()
         TOTPDevice.objects.filter(user=user).delete()
         StaticDevice.objects.filter(user=user).delete()  # recovery codes cascade
+        ProfileValue.objects.filter(user=user).delete()
+        ProfileQuestion.objects.filter(user=user).delete()
         Profile.objects.filter(user=user).delete()
         LogEntry.objects.filter(
             content_type=ContentType.objects.get_for_model(user.__class__), object_id=user_id

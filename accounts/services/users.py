@@ -7,7 +7,8 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.password_validation import validate_password
 from django.db import transaction
 
-from profiling.models import Profile
+from profiling.models import ValueSource
+from profiling.services.values import profile_update
 
 
 @transaction.atomic
@@ -35,5 +36,12 @@ def user_create(
     )
     EmailAddress.objects.create(user=user, email=email, verified=email_verified, primary=True)
     if given_name or family_name:
-        Profile.objects.create(user=user, given_name=given_name, family_name=family_name)
+        # An operator's or an import's names are kept as given (no junk check).
+        profile_update(
+            user=user,
+            changes={"given_name": given_name, "family_name": family_name},
+            source=ValueSource.ADMIN,
+            source_detail="create_user",
+            check_junk=False,
+        )
     return user

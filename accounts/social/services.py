@@ -3,6 +3,7 @@ signed in, and naming a new account's profile. Every write and side effect."""
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import TYPE_CHECKING
 
@@ -14,10 +15,13 @@ from django.http import HttpRequest
 from django.urls import reverse
 
 from accounts.passwordless.selectors import safe_next_url
-from profiling.models import Profile
+from profiling.models import ValueSource
+from profiling.services.values import ProfileInvalid, profile_update
 
 from .constants import SESSION_KEY_SOCIAL_LINK
 from .selectors import PendingSocialLink, social_link_owner_signed_in, social_link_pending
+
+logger = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from allauth.socialaccount.models import SocialLogin
@@ -87,7 +91,16 @@ def profile_fill_from_social_login(*, user: AbstractBaseUser, sociallogin: Socia
         given_name, _space, family_name = str(data["name"]).strip().partition(" ")
     if not (given_name or family_name):
         return
-    Profile.objects.update_or_create(
-        user=user,
-        defaults={"given_name": given_name[:150], "family_name": family_name.strip()[:150]},
-    )
+    changes = {"given_name": given_name[:150], "family_name": family_name.strip()[:150]}
+    try:
+        # What the customer typed wins over the provider's claims (keep_existing).
+        profile_update(
+            user=user,
+            changes=changes,
+            source=ValueSource.SOCIAL,
+            source_detail=sociallogin.account.provider[:64],
+            keep_existing=True,
+            check_junk=False,
+        )
+    except ProfileInvalid:
+        logger.info("Names from %s not kept: %s", sociallogin.account.provider, changes)

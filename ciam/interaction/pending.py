@@ -76,6 +76,14 @@ class PendingAuthorization:
     created_at: float
     # Names of the steps done during this interaction (e.g. consent given on its page).
     done: list[str] = field(default_factory=list)
+    # Names of the steps whose page this interaction showed, in order (PingOne's "shown only
+    # when no other step was shown": an optional question waits when another step
+    # interrupted this sign-in).
+    shown: list[str] = field(default_factory=list)
+    # What a step decided for this interaction, by step name (small JSON data saved with the
+    # request, e.g. which profile question to ask): a step's memory lives here, not in the
+    # step.
+    notes: dict[str, Any] = field(default_factory=dict)
 
     # --- the request's parameters, parsed once -----------------------------------------------
 
@@ -126,11 +134,15 @@ class PendingAuthorization:
 
     @cached_property
     def individually_requested_claims(self) -> list[str]:
-        """Standard claims asked for one by one through the ``claims`` parameter."""
+        """Standard claims, and custom claims of the profile schema, asked for one by one
+        through the ``claims`` parameter (the consent page lists them)."""
         names = requested_claim_names(self.claims_request, "userinfo") + requested_claim_names(
             self.claims_request, "id_token"
         )
-        return sorted({name for name in names if name in STANDARD_CLAIMS})
+        from profiling.schema import schema_current
+
+        custom = schema_current().by_claim
+        return sorted({name for name in names if name in STANDARD_CLAIMS or name in custom})
 
     # --- the client -------------------------------------------------------------------------
 
@@ -141,6 +153,10 @@ class PendingAuthorization:
         return application_cached(self.client_id)
 
     # --- where the browser goes next ------------------------------------------------------
+
+    def interrupted_by(self, *, ignore: set[str]) -> list[str]:
+        """Steps whose page this interaction showed, except those in ``ignore``."""
+        return [name for name in self.shown if name not in ignore]
 
     @property
     def resume_url(self) -> str:

@@ -19,7 +19,7 @@ ClaimProvider = Callable[[Any, Any, frozenset[str]], dict[str, Any]]
 def claim_source_for(
     user: Any, *, client: Any | None = None, email_verified: bool | None = None
 ) -> ClaimSource:
-    """What the claims function needs about ``user`` (sub, profile, verified email).
+    """What the claims function needs about ``user`` (sub, profile claims, verified email).
 
     ``sub`` is the one ``client`` sees (ciam/subjects.py: public, pairwise or legacy); the
     same client gives the same ``sub`` in ID tokens and UserInfo (OIDC Core 5.3.2). Without
@@ -32,7 +32,10 @@ def claim_source_for(
     """
     from allauth.account.models import EmailAddress
 
-    profile = getattr(user, "profile", None)  # None when the user has no profile row yet
+    from profiling.claims import profile_claims
+
+    # None when the user has no profile row yet (no value was ever collected).
+    profile = getattr(user, "profile", None)
     if email_verified is None:
         email_verified = EmailAddress.objects.filter(
             user_id=user.pk, email__iexact=user.email, verified=True
@@ -41,7 +44,7 @@ def claim_source_for(
         sub=subject_for(user, client),
         email=user.email,
         email_verified=email_verified,
-        profile=profile,
+        profile=profile_claims(user, profile) if profile is not None else None,
     )
 
 

@@ -61,9 +61,9 @@ RefreshToken = get_refresh_token_model()
 USER_SCOPES = frozenset(
     {"openid", "profile", "email", "phone", "address", "offline_access", "consents"}
 )
-# Scopes of the back-end APIs (consent/api.py), for machine clients only: they reach every
-# user's records, which no client acting for one signed-in user may.
-MACHINE_SCOPES = frozenset({"consent:read", "consent:write"})
+# Scopes of the back-end APIs (consent/api.py, profiling/api.py), for machine clients only:
+# they reach every user's records, which no client acting for one signed-in user may.
+MACHINE_SCOPES = frozenset({"consent:read", "consent:write", "profile:read", "profile:write"})
 
 
 class CIAMValidator(OAuth2Validator):

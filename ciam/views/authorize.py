@@ -62,8 +62,11 @@ def _continue_authorization(request: HttpRequest, pending: PendingAuthorization)
     except AuthorizationDenied as denied:
         pending_discard(request, pending.id)
         return ClientRedirect(denied.url)
+    url = step.url(request, pending)
+    if step.name not in pending.shown:
+        pending.shown.append(step.name)
     pending_save(request, pending)
-    return HttpResponseRedirect(step.url(request, pending))
+    return HttpResponseRedirect(url)
 
 
 @csrf_exempt  # relying parties POST here from their own pages (OIDC Core 3.1.2.1)

@@ -1,6 +1,7 @@
-"""The consent API for back ends (consent/api.py): who the caller is, whose records, what they
-ask to read or write. Every refusal is an ``ApiError`` carrying its HTTP status and its
-error code (RFC 6750 3.1 for the token ones), which the views turn into JSON.
+"""The consent API for back ends (consent/api.py): what back ends ask to read or write. Who
+the caller is and whose records (the Bearer token, the customer reference) is ciam/api.py's.
+Every refusal is an ``ApiError`` carrying its HTTP status and its error code, which the
+views turn into JSON.
 """
 
 from __future__ import annotations
@@ -8,14 +9,11 @@ from __future__ import annotations
 import ipaddress
 import re
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
-from django.contrib.auth import get_user_model
 from django.db import transaction
-from django.http import HttpRequest
 
-from ciam.services.authorization import oauth_server
+from ciam.api import api_timestamp, invalid_request
 
 from ..models import ConsentAction, ConsentChannel, ConsentRecord, Purpose, PurposeVersion
 from ..receipts import receipt_jws
@@ -27,7 +25,6 @@ SCOPE_WRITE = "consent:write"
 
 HISTORY_DEFAULT_LIMIT = 50
 HISTORY_MAX_LIMIT = 100
-MAX_REFERENCE_LENGTH = 320  # an email address is at most 254 characters (RFC 5321 4.5.3.1)
 MAX_USER_AGENT_LENGTH = 2048
 
 # What a back end may record: a decision it collected itself (api), one carried over from an
@@ -53,92 +50,7 @@ REQUIRED_RECORD_FIELDS = ("purpose", "version", "action", "text_sha256")
 SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 
 
-class ApiError(Exception):
-    """A refused API call: ``status``, ``error`` code and a description for the developer."""
-
-    def __init__(self, status: int, error: str, description: str) -> None:
-        super().__init__(description)
-        self.status = status
-        self.error = error
-        self.description = description
-
-
-class TokenMissing(ApiError):
-    """No Bearer token at all: RFC 6750 3.1 answers with the challenge but no error code."""
-
-    def __init__(self) -> None:
-        super().__init__(
-            401, "invalid_token", "Send a Bearer access token in the Authorization header."
-        )
-
-
-def invalid_request(description: str) -> ApiError:
-    return ApiError(400, "invalid_request", description)
-
-
-# --- the caller -----------------------------------------------------------------------------
-
-
-def api_client_authenticate(*, request: HttpRequest, scope: str) -> Any:
-    """The machine client whose Bearer access token (RFC 6750 2.1, header only) carries
-    ``scope``; ``ApiError`` 401 ``invalid_token`` (no, unknown, expired or revoked token) or
-    403 ``insufficient_scope``.
-
-    The token is validated by django-oauth-toolkit (the validator's ``validate_bearer_token``,
-    one prepared query). Only machine clients can hold ``consent:*`` scopes (the validator
-    refuses them to clients acting for a user).
-    """
-    header = request.META.get("HTTP_AUTHORIZATION", "")
-    parts = header.split()
-    if len(parts) != 2 or parts[0].lower() != "bearer":
-        raise TokenMissing()
-    valid, oauth_request = oauth_server().verify_request(
-        request.build_absolute_uri(request.path),
-        "GET",
-        "",
-        {"Authorization": f"Bearer {parts[1]}"},
-        scopes=[],
-    )
-    if not valid or oauth_request is None or oauth_request.client is None:
-        raise ApiError(401, "invalid_token", "The access token is unknown, expired or revoked.")
-    if scope not in (oauth_request.scopes or []):
-        raise ApiError(403, "insufficient_scope", f"This call needs the {scope} scope.")
-    return oauth_request.client
-
-
-# --- whose records --------------------------------------------------------------------------
-
-
-def api_user_resolve(*, reference: str) -> Any:
-    """The user named by ``reference``: ``email:<address>`` (the address they sign in with)
-    or ``sub:<public subject>`` (``User.public_id``, the ``sub`` of public-subject clients; a
-    pairwise ``sub`` cannot be turned back into a user). ``ApiError`` 400 for a malformed
-    reference, 404 ``unknown_user`` when nobody matches."""
-    kind, separator, value = reference.partition(":")
-    if (
-        not separator
-        or not value
-        or len(reference) > MAX_REFERENCE_LENGTH
-        or "\x00" in reference
-        or kind not in ("email", "sub")
-    ):
-        raise invalid_request("Name the user as email:<address> or sub:<subject>.")
-    User = get_user_model()
-    if kind == "email":
-        # Addresses are stored lower-case (accounts.models.UserManager).
-        user = User.objects.filter(email=value.strip().lower()).first()
-    else:
-        user = User.objects.filter(public_id=value).first()
-    if user is None:
-        raise ApiError(404, "unknown_user", "No user matches this reference.")
-    return user
-
-
 # --- documents ------------------------------------------------------------------------------
-
-
-def _timestamp(value: datetime) -> str:
-    return value.isoformat().replace("+00:00", "Z")
 
 
 def record_document(record: ConsentRecord) -> dict[str, Any]:
@@ -150,7 +62,7 @@ def record_document(record: ConsentRecord) -> dict[str, Any]:
         "purpose": record.purpose.key,
         "version": record.version.number,
         "action": record.action,
-        "at": _timestamp(record.at),
+        "at": api_timestamp(record.at),
         "channel": record.channel,
         "client_id": record.client_id or None,
         "language": record.language,
@@ -172,7 +84,7 @@ def api_state_read(*, user: Any) -> dict[str, Any]:
                 "granted": decision.granted,
                 "version": decision.version.number,
                 "action": decision.record.action,
-                "at": _timestamp(decision.at),
+                "at": api_timestamp(decision.at),
                 "record_id": str(decision.record.id),
                 "receipt_id": str(decision.record.receipt_id),
             }

@@ -86,7 +86,7 @@ def test_unverified_names_and_roles():
     user = User.objects.get(email="boss@example.com")
     assert not EmailAddress.objects.get(user=user).verified
     profile = Profile.objects.get(user=user)
-    assert (profile.given_name, profile.family_name) == ("Ana", "Silva")
+    assert (profile.value("given_name"), profile.value("family_name")) == ("Ana", "Silva")
     assert user.is_superuser
     assert user.is_staff
 

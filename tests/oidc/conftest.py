@@ -25,7 +25,8 @@ from authlib.oidc.core import CodeIDToken
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
-from profiling.models import Profile
+from profiling.models import ValueSource
+from profiling.services.values import profile_update
 from tests.conftest import Browser, Client, query_of
 from tests.factories import UserFactory, make_client
 
@@ -297,22 +298,25 @@ def other_web_client(db) -> Client:
 def profiled_user(db):
     """A user whose profile fills the profile, phone and address scopes."""
     user = UserFactory(email=f"profiled-{secrets.token_hex(4)}@example.com")
-    Profile.objects.update_or_create(
+    profile_update(
         user=user,
-        defaults={
+        changes={
             "given_name": "Ana",
             "family_name": "Silva",
             "nickname": "Aninha",
             "locale": "pt-BR",
             "zoneinfo": "America/Sao_Paulo",
             "phone_number": "+5511987654321",
-            "phone_number_verified": True,
-            "street_address": "Rua Augusta 1500",
-            "locality": "São Paulo",
-            "region": "SP",
-            "postal_code": "01304-001",
-            "country": "BR",
+            "address": {
+                "street_address": "Rua Augusta 1500",
+                "locality": "São Paulo",
+                "region": "SP",
+                "postal_code": "01304-001",
+                "country": "BR",
+            },
         },
+        source=ValueSource.IMPORT,
+        verified=["phone_number"],
     )
     return user
 

@@ -22,6 +22,7 @@ from accounts.models import Passkey
 from consent.models import ConsentAction, ConsentChannel, Purpose
 from consent.services.grants import consent_grant
 from consent.services.ledger import consent_record
+from profiling.models import ProfileValue, ValueSource
 from tests.consent.purposes_helpers import make_purpose
 from tests.factories import make_client
 
@@ -90,6 +91,8 @@ def furnish(user) -> Secrets:
         uid=f"google-uid-{user.pk}",
         extra_data={"given_name": "Ana", "family_name": "Silva", "name": "Ana Silva"},
     )
+    # The names came from Google (the first social sign-in names the profile).
+    ProfileValue.objects.filter(user=user).update(source=ValueSource.SOCIAL, source_detail="google")
     partner = Application.objects.get(
         client_id=make_client(
             "web", name="Partner Shop", redirect_uris=["https://partner.test/cb"]

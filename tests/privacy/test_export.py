@@ -66,8 +66,9 @@ def test_export_holds_every_category_and_no_secret(client):
         {"email": user.email, "verified": True, "primary": True}
     ]
     assert data["profile"]["fields"]["given_name"]["value"] == "Ana"
-    assert data["profile"]["fields"]["given_name"]["source"] == "google"
-    assert data["profile"]["fields"]["birthdate"] == {"label": "birth date", "value": None}
+    assert data["profile"]["fields"]["given_name"]["source"] == "social"
+    assert data["profile"]["fields"]["given_name"]["source_detail"] == "google"
+    assert data["profile"]["fields"]["birthdate"] == {"label": "Date of birth", "value": None}
     methods = data["sign_in_methods"]
     assert methods["password"] is True
     assert methods["authenticator_app"]["enabled"] is True

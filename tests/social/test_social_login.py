@@ -61,7 +61,7 @@ def test_new_user_signs_up_with_the_provider_and_returns_to_the_application(
     assert not user.has_usable_password()
     assert EmailAddress.objects.filter(user=user, email=user.email, verified=True, primary=True)
     profile = Profile.objects.get(user=user)
-    assert (profile.given_name, profile.family_name) == ("Bia", "Souza")
+    assert (profile.value("given_name"), profile.value("family_name")) == ("Bia", "Souza")
     account = SocialAccount.objects.get(user=user)
     assert (account.provider, account.uid) == ("test-idp", idp.identity.sub)
 
@@ -348,4 +348,4 @@ def test_a_provider_without_email_asks_for_one_and_verifies_it(
     assert not EmailAddress.objects.get(user=user).verified
     assert mailoutbox[-1].to == ["typed@example.org"]
     profile = Profile.objects.get(user=user)
-    assert (profile.given_name, profile.family_name) == ("Bia", "Souza")
+    assert (profile.value("given_name"), profile.value("family_name")) == ("Bia", "Souza")

@@ -18,6 +18,7 @@ from ciam.claims import (
     user_claims,
 )
 from ciam.oauth.claim_sources import claim_source_for, with_provided_claims
+from profiling.claims import ProfileClaims
 from profiling.models import Profile
 from tests.factories import UserFactory
 
@@ -53,8 +54,31 @@ NEVER_KNOWN = {"preferred_username", "profile"}
 UPDATED_AT = datetime(2024, 5, 17, 12, 30, tzinfo=UTC)
 
 
-def full_profile() -> Profile:
-    return Profile(
+ADDRESS_PARTS = ("street_address", "locality", "region", "postal_code", "country")
+
+
+def profile_of(**fields) -> ProfileClaims:
+    """A profile's claims as profiling.claims.profile_claims gives them, from the values of
+    its standard fields (an address by its parts, phone_number_verified as a flag)."""
+    values = {
+        key: value.isoformat() if isinstance(value, date) else value
+        for key, value in fields.items()
+        if key not in ADDRESS_PARTS and key not in ("phone_number_verified", "updated_at")
+    }
+    address = {key: fields[key] for key in ADDRESS_PARTS if fields.get(key)}
+    if address:
+        values["address"] = address
+    verified = {"phone_number"} if fields.get("phone_number_verified") else set()
+    updated_at = fields.get("updated_at")
+    return ProfileClaims(
+        values={key: value for key, value in values.items() if value},
+        verified=frozenset(verified),
+        updated_at=int(updated_at.timestamp()) if updated_at else None,
+    )
+
+
+def full_profile() -> ProfileClaims:
+    return profile_of(
         given_name="Ana",
         family_name="Silva",
         middle_name="Maria",
@@ -76,7 +100,7 @@ def full_profile() -> Profile:
     )
 
 
-def source(profile: Profile | None = None, *, verified: bool = True, email: str = "a@x.test"):
+def source(profile: ProfileClaims | None = None, *, verified: bool = True, email: str = "a@x.test"):
     return ClaimSource(sub="42", email=email, email_verified=verified, profile=profile)
 
 
@@ -181,14 +205,14 @@ def test_address_is_a_structured_claim_with_formatted_lines():
 )
 def test_partial_address_keeps_only_known_parts(fields, expected):
     """Empty address parts are left out of the object and of formatted."""
-    claims = user_claims(source(Profile(**fields)), scopes=["address"])
+    claims = user_claims(source(profile_of(**fields)), scopes=["address"])
     assert claims["address"] == expected
 
 
 def test_empty_profile_releases_no_profile_claims_and_no_nulls():
     """Unknown values are omitted, never sent as null or empty strings (OIDC Core 5.3.2)."""
     claims = user_claims(
-        source(Profile()), scopes=["openid", "profile", "address", "phone", "email"]
+        source(profile_of()), scopes=["openid", "profile", "address", "phone", "email"]
     )
     assert claims == {"sub": "42", "email": "a@x.test", "email_verified": True}
 
@@ -212,9 +236,9 @@ def test_no_email_means_no_email_claims():
 
 def test_phone_verified_only_with_a_phone_number():
     """phone_number_verified describes a number: without one it is omitted."""
-    claims = user_claims(source(Profile(phone_number_verified=True)), scopes=["phone"])
+    claims = user_claims(source(profile_of(phone_number_verified=True)), scopes=["phone"])
     assert claims == {"sub": "42"}
-    claims = user_claims(source(Profile(phone_number="+351911111111")), scopes=["phone"])
+    claims = user_claims(source(profile_of(phone_number="+351911111111")), scopes=["phone"])
     assert claims["phone_number_verified"] is False
 
 

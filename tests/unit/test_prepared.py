@@ -15,7 +15,8 @@ from ciam.models import AuthorizationContext
 from ciam.oauth.lookups import access_token_with_claim_sources
 from ciam.oauth.prepared import PreparedLookup
 from ciam.oauth.tokens import code_hash
-from profiling.models import Profile
+from profiling.models import ValueSource
+from profiling.services.values import profile_update
 from tests.factories import UserFactory, make_client
 
 pytestmark = pytest.mark.django_db
@@ -24,7 +25,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def token():
     user = UserFactory()
-    Profile.objects.update_or_create(user=user, defaults={"nickname": "Ana"})
+    profile_update(user=user, changes={"nickname": "Ana"}, source=ValueSource.IMPORT)
     application = get_application_model().objects.get(
         client_id=make_client("web", redirect_uris=["https://rp.example/cb"]).client_id
     )
@@ -48,7 +49,7 @@ def test_same_instance_as_the_queryset_with_related_objects_and_annotations(toke
     assert found.expires == expected.expires
     assert found.application.client_id == token.application.client_id
     assert found.user.email == token.user.email
-    assert found.user.profile.nickname == "Ana"
+    assert found.user.profile.value("nickname") == "Ana"
     assert found.ciam_email_verified == expected.ciam_email_verified
     assert found.ciam_claims == expected.ciam_claims
     with CaptureQueriesContext(connection) as captured:

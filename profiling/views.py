@@ -1,0 +1,147 @@
+"""The question pages of the interaction pipeline (profiling/steps.py): one or two fields,
+benefit first, a one-click skip for optional questions, and the client's required fields."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils import translation
+from django.utils.translation import gettext as _
+
+from ciam.interaction import PendingAuthorization, pending_save
+from ciam.interaction.pages import cancel_to_client, step_continue, step_page
+
+from .models import FieldType, Position
+from .question_forms import QuestionForm
+from .schema import schema_current
+from .services.questions import (
+    REQUIRED,
+    note_get,
+    note_put,
+    question_answer,
+    question_show,
+    question_skip,
+    required_decide,
+)
+from .validation import FieldJunk
+
+
+def _language() -> str:
+    return translation.get_language() or "en"
+
+
+def _page(request: HttpRequest, pending: PendingAuthorization, position: str) -> HttpResponse:
+    note = note_get(pending, position)
+    if position == REQUIRED and (note is None or note.closed):
+        note = required_decide(request=request, pending=pending)
+    if note is None or note.closed or not note.fields:
+        return step_continue(pending)
+    user = request.user
+    schema = schema_current().by_key
+    fields = [schema[key] for key in note.fields if key in schema]
+    if not fields:
+        note.closed = True
+        note_put(pending, position, note)
+        pending_save(request, pending)
+        return step_continue(pending)
+    note = question_show(user=user, pending=pending, position=position, note=note)
+    language = _language()
+    required = position == REQUIRED
+    form = QuestionForm(request.POST or None, fields=fields, language=language)
+    errors: dict[str, str] = {}
+    junk = False
+    if request.method == "POST":
+        action = request.POST.get("action", "save")
+        if action == "cancel" and required:
+            return cancel_to_client(request, pending, "The user did not give required details.")
+        if action == "skip" and not required:
+            note = question_skip(note=note)
+            note_put(pending, position, note)
+            pending_save(request, pending)
+            return step_continue(pending)
+        result = question_answer(
+            user=user,
+            pending=pending,
+            position=position,
+            note=note,
+            raw=form.raw_answers(request.POST),
+        )
+        note = result.note
+        note_put(pending, position, note)
+        pending_save(request, pending)
+        if result.kind in ("saved", "skipped", "junk"):
+            return step_continue(pending)
+        junk = result.kind == "junk_again"
+        for key, error in result.errors.items():
+            if isinstance(error, FieldJunk) and required:
+                errors[key] = _("That doesn't look like a real answer. Could you check it?")
+            else:
+                errors[key] = error.message
+    else:
+        note_put(pending, position, note)
+        pending_save(request, pending)
+    return render(
+        request,
+        "profiling/question.html",
+        {
+            "pending_id": pending.id,
+            "client_name": pending.client_name,
+            "application": pending.client,
+            "questions": _questions(form, language, errors),
+            "errors": errors,
+            "junk": junk,
+            "required": required,
+            "benefits": [b for b in (f.benefit_for(language) for f in fields) if b],
+            "action_url": request.path,
+        },
+        status=400 if errors and not junk else 200,
+    )
+
+
+def _questions(form: QuestionForm, language: str, errors: dict[str, str]) -> list[dict[str, Any]]:
+    """What the template shows for each field: label, help, inputs, error, and whether it
+    is a group of inputs (an address, choices) shown as a fieldset."""
+    items = []
+    for field, inputs in form.bound_groups():
+        choices = field.type in (FieldType.CHOICE, FieldType.MULTI_CHOICE, FieldType.BOOLEAN)
+        error = errors.get(field.key, "")
+        for bound in inputs:
+            if error:
+                bound.field.widget.attrs["aria-invalid"] = "true"
+            described = [f"{field.key}-error"] if error else []
+            if field.help_for(language):
+                described.append(f"{field.key}-help")
+            if described and not choices:
+                bound.field.widget.attrs["aria-describedby"] = " ".join(described)
+        items.append(
+            {
+                "key": field.key,
+                "label": field.label_for(language),
+                "help": field.help_for(language),
+                "inputs": inputs,
+                "error": error,
+                "group": choices or len(inputs) > 1,
+                "choices": choices,
+            }
+        )
+    return items
+
+
+@step_page
+def question(request: HttpRequest, pending: PendingAuthorization) -> HttpResponse:
+    """An optional question right after signing in."""
+    return _page(request, pending, Position.AFTER_SIGN_IN)
+
+
+@step_page
+def question_before_return(request: HttpRequest, pending: PendingAuthorization) -> HttpResponse:
+    """An optional question before returning to the client."""
+    return _page(request, pending, Position.BEFORE_RETURN)
+
+
+@step_page
+def required(request: HttpRequest, pending: PendingAuthorization) -> HttpResponse:
+    """The details the client requires."""
+    return _page(request, pending, REQUIRED)

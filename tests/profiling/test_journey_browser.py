@@ -1,0 +1,140 @@
+"""Progressive profiling in Chromium, end to end: a customer is asked one field on their
+second sign-in, skips it, is not asked again while it is snoozed, answers later (after a junk
+answer is refused politely), and the relying party receives the claim."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import secrets
+from datetime import timedelta
+
+import pytest
+from authlib.integrations.requests_client import OAuth2Session
+from django.utils import timezone
+
+from profiling.models import (
+    AskRule,
+    FieldType,
+    Outcome,
+    Position,
+    ProfileField,
+    ProfileQuestion,
+    ProfileValue,
+    ValueSource,
+)
+from profiling.schema import schema_forget
+from tests.passkeys.test_browser import sign_out
+
+pytestmark = pytest.mark.browser
+
+CLAIM = "shop:home_style"
+BENEFIT = "so we can show what fits your space"
+ANSWER = "Scandinavian, light oak"
+
+
+@pytest.fixture
+def home_style(db, settings):
+    """A custom field asked from the second sign-in on, snoozed 14 days after a skip."""
+    settings.CIAM_PROFILING_POLICY = "fixed"
+    settings.CIAM_PROFILING_MIN_HOURS_BETWEEN_QUESTIONS = 0
+    field = ProfileField.objects.create(
+        key="home_style",
+        type=FieldType.TEXT,
+        label_en="Your home's style",
+        label_pt_br="O estilo da sua casa",
+        benefit_en=BENEFIT,
+        benefit_pt_br="para mostrarmos o que combina com o seu espaço",
+        claim=CLAIM,
+    )
+    rule = AskRule.objects.create(
+        name="Style from the second sign-in",
+        position=Position.AFTER_SIGN_IN,
+        min_sign_ins=2,
+        snooze_days=14,
+    )
+    rule.fields.add(field)
+    schema_forget()
+    yield field
+    schema_forget()
+
+
+def sign_in(tab, web_client, user, password) -> tuple[OAuth2Session, str]:
+    """Start a code flow with Authlib, sign in with the password; the page reached next."""
+    session = OAuth2Session(
+        web_client.client_id,
+        web_client.client_secret,
+        scope="openid profile",
+        redirect_uri=web_client.redirect_uri,
+    )
+    url, _state = session.create_authorization_url(
+        tab.issuer + "/authorize", nonce=secrets.token_urlsafe(8)
+    )
+    tab.goto(url)
+    page = tab.page
+    page.get_by_label("Email").fill(user.email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in", exact=True).click()
+    page.wait_for_load_state()
+    return session, url
+
+
+def test_asked_on_second_sign_in_skip_snooze_answer_and_claim(
+    tab, web_client, user, password, home_style
+):
+    """First sign-in: no question. Second: the question with its benefit line; "Skip"
+    goes on to the client. Third: not asked (snoozed). After the snooze: asked again; junk is
+    refused politely, a real answer is stored with its provenance and reaches the relying
+    party as a claim in the ID token and UserInfo."""
+    page = tab.page
+
+    sign_in(tab, web_client, user, password)
+    assert "code=" in tab.wait_for_rp()
+    assert not ProfileQuestion.objects.filter(user=user).exists()
+    sign_out(tab)
+
+    sign_in(tab, web_client, user, password)
+    page.wait_for_url(re.compile(r".*/profile/question/.*"))
+    assert page.get_by_role("heading", name="One quick question").is_visible()
+    assert page.get_by_text("So we can show what fits your space").is_visible()
+    assert page.get_by_label("Your home's style").is_visible()
+    assert tab.unlabelled_controls() == []
+    tab.shot("profiling-question")
+    page.get_by_role("button", name="Skip").click()
+    assert "code=" in tab.wait_for_rp()
+    question = ProfileQuestion.objects.get(user=user)
+    assert question.outcome == Outcome.SKIPPED
+    assert question.context["sign_ins"] == 2
+    sign_out(tab)
+
+    sign_in(tab, web_client, user, password)
+    assert "code=" in tab.wait_for_rp()
+    assert ProfileQuestion.objects.filter(user=user).count() == 1
+    sign_out(tab)
+
+    past = timezone.now() - timedelta(days=15)
+    ProfileQuestion.objects.filter(user=user).update(shown_at=past, decided_at=past)
+    session, _url = sign_in(tab, web_client, user, password)
+    page.wait_for_url(re.compile(r".*/profile/question/.*"))
+    page.get_by_label("Your home's style").fill("asdf")
+    page.get_by_role("button", name="Save", exact=True).click()
+    assert page.get_by_role("alert").filter(has_text="doesn't look like a real answer").is_visible()
+    assert not ProfileValue.objects.filter(user=user, field=home_style).exists()
+    page.get_by_label("Your home's style").fill(ANSWER)
+    page.get_by_role("button", name="Save", exact=True).click()
+    location = tab.wait_for_rp()
+
+    value = ProfileValue.objects.get(user=user, field=home_style)
+    assert value.value == ANSWER
+    assert value.source == ValueSource.QUESTION
+    assert value.client.client_id == web_client.client_id
+    assert ProfileQuestion.objects.filter(user=user, outcome=Outcome.ANSWERED).count() == 1
+    token = session.fetch_token(tab.issuer + "/token", authorization_response=location)
+    userinfo = session.get(tab.issuer + "/userinfo").json()
+    assert userinfo[CLAIM] == ANSWER
+    assert userinfo["profile_completeness"] > 0
+    payload = token["id_token"].split(".")[1]
+    id_token = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    assert id_token[CLAIM] == ANSWER
+    assert tab.csp_violations == []
