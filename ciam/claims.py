@@ -53,7 +53,8 @@ STANDARD_CLAIMS = frozenset(claim for claims in STANDARD_SCOPE_CLAIMS.values() f
 PROVIDED_SCOPES = frozenset(PROVIDED_SCOPE_CLAIMS)
 PROVIDED_CLAIMS = frozenset(claim for claims in PROVIDED_SCOPE_CLAIMS.values() for claim in claims)
 
-CLAIMS_SUPPORTED: tuple[str, ...] = (
+# Claims of the ID token itself (OIDC Core 2), set by the provider.
+PROTOCOL_CLAIMS: tuple[str, ...] = (
     "sub",
     "iss",
     "aud",
@@ -65,6 +66,10 @@ CLAIMS_SUPPORTED: tuple[str, ...] = (
     "amr",
     "azp",
     "sid",
+)
+
+CLAIMS_SUPPORTED: tuple[str, ...] = (
+    *PROTOCOL_CLAIMS,
     "profile_completeness",
     *(claim for claims in SCOPE_CLAIMS.values() for claim in claims),
 )

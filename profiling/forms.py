@@ -16,6 +16,7 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from ciam.claims import PROTOCOL_CLAIMS as ID_TOKEN_CLAIMS
 from ciam.claims import STANDARD_CLAIMS
 
 from .models import FieldType, ProfileField, Sensitivity
@@ -24,17 +25,7 @@ from .models import FieldType, ProfileField, Sensitivity
 # may feed them.
 PROTOCOL_CLAIMS = frozenset(
     {
-        "sub",
-        "iss",
-        "aud",
-        "exp",
-        "iat",
-        "auth_time",
-        "nonce",
-        "acr",
-        "amr",
-        "azp",
-        "sid",
+        *ID_TOKEN_CLAIMS,
         "email",
         "email_verified",
         "phone_number_verified",

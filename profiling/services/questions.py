@@ -34,7 +34,7 @@ from sessions_ctx.services.sessions import current_session_id
 
 from .. import learner
 from ..app_settings import app_settings
-from ..models import LearnerArm, Outcome, Position, ProfileQuestion, ValueSource
+from ..models import AskRule, LearnerArm, Outcome, Position, ProfileQuestion, ValueSource
 from ..rules import Candidate, last_question_at, question_candidates, required_missing
 from ..validation import FieldInvalid, FieldJunk
 from .values import ProfileInvalid, profile_update
@@ -196,6 +196,8 @@ def question_decide(*, request: Any, pending: Any, position: str) -> QuestionNot
     ago in another interaction, nor beyond the rules' questions per interaction. The
     decision is made once per position and kept in the pending request.
     """
+    if not AskRule.objects.filter(active=True, position=position).exists():
+        return QuestionNote(closed=True)  # one query when no rule asks here
     user = request.user
     now = timezone.now()
     questions_settle(user=user, now=now)
