@@ -31,6 +31,7 @@ urlpatterns = [
     path("api/consent/", include("consent.urls_api")),
     path("api/profile/", include("profiling.urls_api")),
     path("profile/", include("profiling.urls")),
+    path("account/profile/", include("profiling.urls_account")),
     path("account/mfa/", include("accounts.mfa.urls")),
     path("account/passkeys/", include("accounts.passkeys.urls")),
     path("account/privacy/", include("accounts.privacy.urls")),

@@ -27,9 +27,9 @@ from .models import (
     ProfileField,
     ProfileQuestion,
     ProfileValue,
-    ValueSource,
 )
 from .schema import schema_forget
+from .services.values import profile_field_delete, profile_value_remove
 from .templatetags.profile_tags import profile_value
 
 REPORT_URL_NAME = "profiling_profilefield_report"
@@ -66,7 +66,7 @@ class ProfileFieldAdmin(admin.ModelAdmin):
     search_fields = ("key", "label_en", "label_pt_br", "claim")
     ordering = ("order", "key")
     fieldsets = (
-        (_("Identity"), {"fields": ("key", "type", "active", "order")}),
+        (_("Identity"), {"fields": ("key", "type", "active", "editable", "order")}),
         (
             _("Words shown to customers"),
             {
@@ -113,11 +113,12 @@ class ProfileFieldAdmin(admin.ModelAdmin):
         _schema_changed()
 
     def delete_model(self, request: HttpRequest, obj: Any) -> None:
-        super().delete_model(request, obj)
+        profile_field_delete(field=obj)
         _schema_changed()
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
-        super().delete_queryset(request, queryset)
+        for field in list(queryset):
+            profile_field_delete(field=field)
         _schema_changed()
 
     def get_urls(self) -> list[URLPattern]:
@@ -248,26 +249,7 @@ class ProfileValueAdmin(admin.ModelAdmin):
 
 def _value_remove(value: ProfileValue) -> None:
     """Remove a value and its copy in ``Profile.values`` (claims are read from there)."""
-    from .services.values import profile_update
-
-    if value.field.active:
-        profile_update(
-            user=value.user,
-            changes={value.field.key: None},
-            source=ValueSource.ADMIN,
-            check_junk=False,
-        )
-        return
-    # An inactive field is outside the schema the service writes: drop both copies here.
-    with transaction.atomic():
-        profile = Profile.objects.select_for_update().filter(user_id=value.user_id).first()
-        if profile is not None:
-            profile.values = {
-                k: v for k, v in (profile.values or {}).items() if k != value.field.key
-            }
-            profile.verified = [k for k in profile.verified or [] if k != value.field.key]
-            profile.save(update_fields=["values", "verified", "updated_at"])
-        value.delete()
+    profile_value_remove(user=value.user, field=value.field)
 
 
 @admin.register(ProfileQuestion)

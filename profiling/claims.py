@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import OuterRef, Subquery
+from django.db.models import OuterRef, Q, Subquery
 
 from .schema import Schema, schema_current
 
@@ -30,9 +30,14 @@ class ProfileClaims:
     updated_at: int | None = None
 
 
-def purposes_granted(*, user: Any, purpose_ids: set[int]) -> set[int]:
+def purposes_granted(
+    *, user: Any, purpose_ids: set[int], application: Any | None = None
+) -> set[int]:
     """Of ``purpose_ids``, those whose latest ledger record for ``user`` grants them (one
-    query, the ledger's (user, purpose, sequence) index)."""
+    query, the ledger's (user, purpose, sequence) index). With ``application``, only the
+    purposes that client may see: those linked to it and those every client requires, as
+    for the ``consents`` claim (data collected for a purpose goes to that purpose's
+    clients only)."""
     if not purpose_ids:
         return set()
     from consent.models import GRANTING_ACTIONS, ConsentRecord
@@ -42,9 +47,14 @@ def purposes_granted(*, user: Any, purpose_ids: set[int]) -> set[int]:
         .order_by("-sequence")
         .values("sequence")[:1]
     )
-    rows = ConsentRecord.objects.filter(
+    records = ConsentRecord.objects.filter(
         user=user, purpose_id__in=purpose_ids, sequence=Subquery(latest)
-    ).values_list("purpose_id", "action")
+    )
+    if application is not None:
+        records = records.filter(
+            Q(purpose__required=True) | Q(purpose__client_purposes__application=application)
+        )
+    rows = records.values_list("purpose_id", "action")
     return {purpose_id for purpose_id, action in rows if action in GRANTING_ACTIONS}
 
 
@@ -56,9 +66,13 @@ def profile_completeness(values: dict[str, Any], schema: Schema) -> int:
     return round(100 * filled / len(schema.fields))
 
 
-def profile_claims(user: Any, profile: Any | None = None) -> ProfileClaims:
-    """The claims of ``user``'s profile (``profile``: the Profile row if already loaded;
-    read from ``user.profile`` otherwise, None when there is none).
+def profile_claims(
+    user: Any, profile: Any | None = None, *, client: Any | None = None
+) -> ProfileClaims:
+    """The claims of ``user``'s profile as ``client`` may receive them (``profile``: the
+    Profile row if already loaded; read from ``user.profile`` otherwise). A field with a
+    consent purpose is released only while the user grants it and, with a client, only to
+    the clients of that purpose (``purposes_granted``).
 
     One query only when a filled field needs a consent purpose (the ledger); none otherwise:
     the schema comes from the process cache and the profile with the user.
@@ -75,7 +89,11 @@ def profile_claims(user: Any, profile: Any | None = None) -> ProfileClaims:
     needs_purpose = {
         f.purpose_id for f in schema.fields if f.purpose_id and values.get(f.key) is not None
     }
-    granted = purposes_granted(user=user, purpose_ids=needs_purpose) if needs_purpose else set()
+    granted = (
+        purposes_granted(user=user, purpose_ids=needs_purpose, application=client)
+        if needs_purpose
+        else set()
+    )
     verified_keys = set(profile.verified or []) if profile is not None else set()
     verified: set[str] = set()
     for f in schema.fields:

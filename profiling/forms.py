@@ -20,6 +20,7 @@ from ciam.claims import PROTOCOL_CLAIMS as ID_TOKEN_CLAIMS
 from ciam.claims import STANDARD_CLAIMS
 
 from .models import FieldType, ProfileField, Sensitivity
+from .patterns import PatternInvalid, pattern_compile
 
 # Claims the provider sets itself (OIDC Core 2, 5.1; this provider's own claims): no field
 # may feed them.
@@ -99,6 +100,7 @@ class ProfileFieldForm(forms.ModelForm):
             "key",
             "type",
             "active",
+            "editable",
             "order",
             "label_en",
             "label_pt_br",
@@ -144,8 +146,9 @@ class ProfileFieldForm(forms.ModelForm):
         pattern = cleaned.get("pattern")
         if pattern:
             try:
-                re.compile(pattern)
-            except re.error as error:
+                pattern_compile(pattern)
+            except PatternInvalid as error:
+                # RE2 syntax (profiling/patterns.py): no back-references or look-around.
                 self.add_error(
                     "pattern",
                     _("This regular expression does not compile: %(error)s.")

@@ -164,6 +164,14 @@ class ProfileField(models.Model):
             "Sensitive fields need one."
         ),
     )
+    editable = models.BooleanField(
+        _("customers may fill it"),
+        default=True,
+        help_text=_(
+            "Asked in questions and shown in the account area. Untick for values only your "
+            "systems set (a loyalty tier): the API and operators still write them."
+        ),
+    )
     active = models.BooleanField(_("active"), default=True)
     order = models.PositiveIntegerField(_("order"), default=100)
     created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
@@ -414,6 +422,11 @@ class ProfileQuestion(models.Model):
         verbose_name = _("question asked")
         verbose_name_plural = _("questions asked")
         ordering = ["-shown_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["interaction", "field", "required"], name="profile_question_once"
+            )
+        ]
         indexes = [
             models.Index(fields=["user", "field", "-shown_at"], name="profile_question_user"),
             models.Index(fields=["outcome", "shown_at"], name="profile_question_outcome"),

@@ -106,6 +106,25 @@ class QuestionForm(forms.Form):
             else:
                 self.fields[field.key] = form_field(field, language)
 
+    @staticmethod
+    def initial_from(fields: list[ProfileField], values: dict[str, Any]) -> dict[str, Any]:
+        """The form's initial data from stored values (the account page)."""
+        initial: dict[str, Any] = {}
+        for field in fields:
+            value = values.get(field.key)
+            if value is None:
+                continue
+            if field.type == FieldType.ADDRESS and isinstance(value, dict):
+                for part, _label, _token in ADDRESS_PARTS:
+                    initial[f"{field.key}__{part}"] = value.get(part, "")
+            elif field.type == FieldType.BOOLEAN:
+                initial[field.key] = "true" if value else "false"
+            elif field.type == FieldType.MULTI_CHOICE:
+                initial[field.key] = list(value) if isinstance(value, list) else []
+            else:
+                initial[field.key] = str(value)
+        return initial
+
     def raw_answers(self, data: QueryDict) -> dict[str, Any]:
         """Field key -> the raw answer as the schema reads it (strings, lists, dicts)."""
         answers: dict[str, Any] = {}

@@ -70,17 +70,27 @@ def _filled(values: dict[str, Any], key: str) -> bool:
 
 
 def required_missing(*, user: Any, application: Any) -> list[ProfileField]:
-    """The active fields ``application`` requires that ``user`` has no value for."""
+    """The active fields ``application`` requires that ``user`` has no value for and may be
+    asked for: a field with a consent purpose only while the user grants it to this client
+    (the consent step, before, asks for the client's required purposes)."""
     settings = client_settings(application)
     if settings is None:
         return []
     active = schema_current().by_key
     values = _values(user)
-    return [
-        f
-        for f in settings.required_fields.all().order_by("order", "key")
-        if f.key in active and not _filled(values, f.key)
-    ]
+    missing = sorted(
+        (
+            active[f.key]
+            for f in settings.required_fields.all()
+            if f.key in active and active[f.key].editable and not _filled(values, f.key)
+        ),
+        key=lambda f: (f.order, f.key),
+    )
+    purposes = {f.purpose_id for f in missing if f.purpose_id}
+    if purposes:
+        granted = purposes_granted(user=user, purpose_ids=purposes, application=application)
+        missing = [f for f in missing if not f.purpose_id or f.purpose_id in granted]
+    return missing
 
 
 def field_histories(*, user: Any) -> dict[int, FieldHistory]:
@@ -151,6 +161,8 @@ def question_candidates(
         for f in rule.fields.all().order_by("order", "key"):
             if f.key in chosen or f.key in asked_in_interaction or f.key not in schema.by_key:
                 continue
+            if not schema.by_key[f.key].editable:
+                continue
             if _filled(values, f.key):
                 continue
             if rule.when_requested and (not f.claim or f.claim not in wanted):
@@ -166,7 +178,7 @@ def question_candidates(
             if f.purpose_id:
                 purposes.add(f.purpose_id)
     if purposes:
-        granted = purposes_granted(user=user, purpose_ids=purposes)
+        granted = purposes_granted(user=user, purpose_ids=purposes, application=application)
         chosen = {
             key: c
             for key, c in chosen.items()

@@ -1,21 +1,28 @@
 """The question pages of the interaction pipeline (profiling/steps.py): one or two fields,
-benefit first, a one-click skip for optional questions, and the client's required fields."""
+benefit first, a one-click skip for optional questions, and the client's required fields;
+and the customer's profile in the account area."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.http import HttpRequest, HttpResponse
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
+from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_http_methods
 
 from ciam.interaction import PendingAuthorization, pending_save
 from ciam.interaction.pages import cancel_to_client, step_continue, step_page
 
-from .models import FieldType, Position
+from .models import FieldType, Position, ValueSource
 from .question_forms import QuestionForm
 from .schema import schema_current
+from .selectors import account_fields
 from .services.questions import (
     REQUIRED,
     note_get,
@@ -25,6 +32,7 @@ from .services.questions import (
     question_skip,
     required_decide,
 )
+from .services.values import ProfileInvalid, profile_update
 from .validation import FieldJunk
 
 
@@ -127,6 +135,44 @@ def _questions(form: QuestionForm, language: str, errors: dict[str, str]) -> lis
             }
         )
     return items
+
+
+@never_cache
+@login_required
+@require_http_methods(["GET", "POST"])
+def account(request: HttpRequest) -> HttpResponse:
+    """The customer's profile in the account area: every field they may fill, saved with
+    provenance ``account``; an empty field removes its value."""
+    language = _language()
+    fields = account_fields(user=request.user)
+    profile = getattr(request.user, "profile", None)
+    values = dict(profile.values or {}) if profile is not None else {}
+    form = QuestionForm(
+        request.POST or None,
+        fields=fields,
+        language=language,
+        initial=QuestionForm.initial_from(fields, values),
+    )
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        changes = {
+            key: value
+            for key, value in form.raw_answers(request.POST).items()
+            if value not in (None, "", [], {}) or key in values
+        }
+        try:
+            profile_update(user=request.user, changes=changes, source=ValueSource.ACCOUNT)
+        except ProfileInvalid as invalid:
+            errors = {key: error.message for key, error in invalid.errors.items()}
+        else:
+            messages.success(request, _("Your profile was saved."))
+            return HttpResponseRedirect(reverse("profile_account:edit"))
+    return render(
+        request,
+        "profiling/account.html",
+        {"questions": _questions(form, language, errors), "errors": errors},
+        status=400 if errors else 200,
+    )
 
 
 @step_page

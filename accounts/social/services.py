@@ -102,5 +102,8 @@ def profile_fill_from_social_login(*, user: AbstractBaseUser, sociallogin: Socia
             keep_existing=True,
             check_junk=False,
         )
-    except ProfileInvalid:
-        logger.info("Names from %s not kept: %s", sociallogin.account.provider, changes)
+    except ProfileInvalid as invalid:
+        # The codes only: the names themselves are personal data, not for logs.
+        logger.info(
+            "Names from %s not kept: %s", sociallogin.account.provider, sorted(invalid.errors)
+        )

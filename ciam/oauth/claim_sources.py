@@ -44,7 +44,7 @@ def claim_source_for(
         sub=subject_for(user, client),
         email=user.email,
         email_verified=email_verified,
-        profile=profile_claims(user, profile) if profile is not None else None,
+        profile=profile_claims(user, profile, client=client) if profile is not None else None,
     )
 
 

@@ -68,18 +68,25 @@ def forwards(apps, schema_editor):
         Profile.objects.filter(pk=profile.pk).update(values=values, verified=verified)
 
 
+def _fit(model, column, value):
+    """``value`` as text cut to the column's length (URLs and address parts may be longer
+    now than the old columns allow)."""
+    limit = model._meta.get_field(column).max_length
+    text = str(value or "")
+    return text[:limit] if limit else text
+
+
 def backwards(apps, schema_editor):
     Profile = apps.get_model("profiling", "Profile")
     for profile in Profile.objects.all().iterator():
         values = profile.values or {}
-        for column in TEXT_COLUMNS:
-            setattr(profile, column, str(values.get(column) or "")[:150])
-        profile.birthdate = values.get("birthdate") or None
-        address = values.get("address") or {}
-        for column in ADDRESS_COLUMNS:
-            setattr(profile, column, str(address.get(column) or ""))
-        profile.phone_number_verified = "phone_number" in (profile.verified or [])
-        profile.save()
+        columns = {column: _fit(Profile, column, values.get(column)) for column in TEXT_COLUMNS}
+        address = values.get("address") if isinstance(values.get("address"), dict) else {}
+        columns.update({c: _fit(Profile, c, address.get(c)) for c in ADDRESS_COLUMNS})
+        columns["birthdate"] = values.get("birthdate") or None
+        columns["phone_number_verified"] = "phone_number" in (profile.verified or [])
+        # update(): the profiles keep their updated_at.
+        Profile.objects.filter(pk=profile.pk).update(**columns)
 
 
 class Migration(migrations.Migration):

@@ -13,7 +13,7 @@ from typing import Any
 
 from ciam.api import ApiError, api_timestamp, invalid_request
 
-from ..claims import profile_completeness
+from ..claims import profile_completeness, purposes_granted
 from ..models import FieldType, ProfileField, ValueSource
 from ..schema import schema_current
 from ..selectors import profile_document
@@ -118,9 +118,15 @@ def api_schema_read() -> dict[str, Any]:
 def api_profile_read(*, user: Any) -> dict[str, Any]:
     """``{"values": {key: {value, source, source_detail, client, collected_at, verified}},
     "completeness": 0-100}``: the values ``user`` has for the active fields, with their
-    provenance, and the share of the schema they fill (the ``profile_completeness`` claim)."""
+    provenance, and the share of the schema they fill (the ``profile_completeness`` claim).
+    A field with a consent purpose the user has not granted (or withdrew) is left out, as
+    it is from the claims."""
     document = profile_document(user=user, language="en")
     entries = (document or {}).get("fields", {})
+    schema = schema_current()
+    needed = {f.purpose_id for f in schema.fields if f.purpose_id}
+    granted = purposes_granted(user=user, purpose_ids=needed) if needed else set()
+    shown = {f.key for f in schema.fields if not f.purpose_id or f.purpose_id in granted}
     values = {
         key: {
             "value": entry["value"],
@@ -131,7 +137,7 @@ def api_profile_read(*, user: Any) -> dict[str, Any]:
             "verified": entry["verified"],
         }
         for key, entry in entries.items()
-        if "source" in entry
+        if "source" in entry and key in shown
     }
     completeness = profile_completeness(
         {key: value["value"] for key, value in values.items()}, schema_current()

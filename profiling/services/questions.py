@@ -27,6 +27,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from sessions_ctx.models import BrowserSession
 from sessions_ctx.selectors import session_auth_state
@@ -200,6 +201,9 @@ def question_decide(*, request: Any, pending: Any, position: str) -> QuestionNot
         return QuestionNote(closed=True)  # one query when no rule asks here
     user = request.user
     now = timezone.now()
+    last = last_question_at(user=user, exclude_interaction=pending.id)
+    if last is not None and now - last < timedelta(hours=app_settings.MIN_HOURS_BETWEEN_QUESTIONS):
+        return QuestionNote(closed=True)  # asked recently in another interaction
     questions_settle(user=user, now=now)
     asked, pages = _asked_in(pending)
     application = pending.client
@@ -222,11 +226,6 @@ def question_decide(*, request: Any, pending: Any, position: str) -> QuestionNot
     )
     if candidates and pages >= max(c.rule.max_questions for c in candidates):
         candidates = []
-    if candidates:
-        last = last_question_at(user=user, exclude_interaction=pending.id)
-        hours = app_settings.MIN_HOURS_BETWEEN_QUESTIONS
-        if last is not None and now - last < timedelta(hours=hours):
-            candidates = []
     if not candidates:
         return QuestionNote(closed=True)
     bucket = learner.context_bucket(
@@ -292,11 +291,13 @@ def question_show(*, user: Any, pending: Any, position: str, note: QuestionNote)
     from ..schema import schema_current
 
     schema = schema_current().by_key
-    rows = ProfileQuestion.objects.bulk_create(
+    # The rule may have been deleted since the decision.
+    rule_id = note.rule if note.rule and AskRule.objects.filter(pk=note.rule).exists() else None
+    rows = [
         ProfileQuestion(
             user=user,
             field=schema[key],
-            rule_id=note.rule,
+            rule_id=rule_id,
             client=pending.client,
             interaction=pending.id,
             required=position == REQUIRED,
@@ -308,14 +309,17 @@ def question_show(*, user: Any, pending: Any, position: str, note: QuestionNote)
         )
         for key in note.fields
         if key in schema
+    ]
+    # Two loads of the page at once log it once (one row per interaction and field).
+    ProfileQuestion.objects.bulk_create(rows, ignore_conflicts=True)
+    note.questions = list(
+        ProfileQuestion.objects.filter(
+            user=user,
+            interaction=pending.id,
+            required=position == REQUIRED,
+            field__key__in=note.fields,
+        ).values_list("pk", flat=True)
     )
-    note.questions = [row.pk for row in rows if row.pk]
-    if not note.questions:  # backends that do not return ids from bulk_create
-        note.questions = list(
-            ProfileQuestion.objects.filter(
-                user=user, interaction=pending.id, field__key__in=note.fields
-            ).values_list("pk", flat=True)
-        )
     return note
 
 
@@ -366,32 +370,39 @@ class AnswerResult:
     errors: dict[str, FieldInvalid] = field(default_factory=dict)
 
 
+def _empty(value: Any) -> bool:
+    return value in (None, "", [], {})
+
+
 def question_answer(
     *, user: Any, pending: Any, position: str, note: QuestionNote, raw: Mapping[str, Any]
 ) -> AnswerResult:
     """Validate and store the answer ``raw`` (field key -> raw value) to ``note``'s fields,
-    with provenance ``question`` and the client. An empty answer to an optional question
-    counts as a skip; a required field left empty is refused."""
-    required = position == REQUIRED
-    changes = {key: raw.get(key) for key in note.fields}
-    if not required and all(value in (None, "", [], {}) for value in changes.values()):
-        return AnswerResult("skipped", question_skip(note=note))
-    try:
-        profile_update(
-            user=user,
-            changes=changes,
-            source=ValueSource.QUESTION,
-            client=pending.client,
-        )
-    except ProfileInvalid as invalid:
-        errors = invalid.errors
-        if required:
-            from django.utils.translation import gettext as _
+    with provenance ``question`` and the client.
 
-            for key, value in changes.items():
-                if value in (None, "", [], {}) and key not in errors:
-                    errors[key] = FieldInvalid("required", _("Please fill this in."))
-        if errors and all(isinstance(e, FieldJunk) for e in errors.values()):
+    Only the fields the page showed are read (one deactivated since the decision is left
+    out), and a question page never removes a value: a field left empty is a skip of that
+    field, an optional page left entirely empty a skip of the question, and a required
+    field left empty is refused.
+    """
+    required = position == REQUIRED
+    changes = {key: raw[key] for key in note.fields if key in raw}
+    if not required and all(_empty(value) for value in changes.values()):
+        return AnswerResult("skipped", question_skip(note=note))
+    given = {key: value for key, value in changes.items() if not _empty(value)}
+    errors: dict[str, FieldInvalid] = {}
+    if required:
+        errors = {
+            key: FieldInvalid("required", gettext("Please fill this in."))
+            for key, value in changes.items()
+            if _empty(value)
+        }
+    try:
+        profile_update(user=user, changes=given, source=ValueSource.QUESTION, client=pending.client)
+    except ProfileInvalid as invalid:
+        errors = {**errors, **invalid.errors}
+        junk_only = all(isinstance(error, FieldJunk) for error in invalid.errors.values())
+        if junk_only and len(errors) == len(invalid.errors):
             note.junk += 1
             if note.junk > app_settings.JUNK_RETRIES and not required:
                 _questions_close(
@@ -401,17 +412,21 @@ def question_answer(
                 return AnswerResult("junk", note, errors)
             return AnswerResult("junk_again", note, errors)
         return AnswerResult("invalid", note, errors)
-    if required:
-        missing = [key for key, value in changes.items() if value in (None, "", [], {})]
-        if missing:
-            from django.utils.translation import gettext as _
-
-            return AnswerResult(
-                "invalid",
-                note,
-                {key: FieldInvalid("required", _("Please fill this in.")) for key in missing},
-            )
-    _questions_close(question_ids=note.questions, outcome=Outcome.ANSWERED, now=timezone.now())
+    if errors:
+        # Required fields left empty; the others were stored (and stay).
+        return AnswerResult("invalid", note, errors)
+    now = timezone.now()
+    answered = set(
+        ProfileQuestion.objects.filter(pk__in=note.questions, field__key__in=given).values_list(
+            "pk", flat=True
+        )
+    )
+    _questions_close(question_ids=sorted(answered), outcome=Outcome.ANSWERED, now=now)
+    _questions_close(
+        question_ids=[pk for pk in note.questions if pk not in answered],
+        outcome=Outcome.SKIPPED,
+        now=now,
+    )
     note.closed = True
     return AnswerResult("saved", note)
 

@@ -18,8 +18,9 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from ..models import Profile, ProfileValue, ValueSource
-from ..schema import schema_current
+from ..models import Profile, ProfileField, ProfileValue, ValueSource
+from ..schema import schema_current, schema_forget
+from ..signals import profile_changed
 from ..validation import FieldInvalid, value_normalise
 
 
@@ -136,4 +137,43 @@ def profile_update(
         profile.values = values
         profile.verified = sorted(verified_keys)
         profile.save(update_fields=["values", "verified", "updated_at"])
+        transaction.on_commit(
+            lambda: profile_changed.send(
+                sender=Profile, user=user, changed=changed, source=str(source)
+            )
+        )
     return ProfileChanges(changed=changed)
+
+
+@transaction.atomic
+def profile_value_remove(*, user: Any, field: ProfileField) -> bool:
+    """Remove ``user``'s value of ``field``, active or not, and its copy in
+    ``Profile.values``; returns whether there was one."""
+    profile = Profile.objects.select_for_update().filter(user=user).first()
+    deleted, _kinds = ProfileValue.objects.filter(user=user, field=field).delete()
+    if profile is not None and (field.key in (profile.values or {}) or deleted):
+        profile.values = {k: v for k, v in (profile.values or {}).items() if k != field.key}
+        profile.verified = [k for k in profile.verified or [] if k != field.key]
+        profile.save(update_fields=["values", "verified", "updated_at"])
+    if deleted:
+        transaction.on_commit(
+            lambda: profile_changed.send(
+                sender=Profile, user=user, changed={field.key: None}, source=ValueSource.ADMIN
+            )
+        )
+    return bool(deleted)
+
+
+@transaction.atomic
+def profile_field_delete(*, field: ProfileField) -> int:
+    """Delete ``field`` from the schema with every value of it, ``Profile.values`` copies
+    included (a later field with the same key starts empty); returns how many profiles held
+    a value."""
+    profiles = list(Profile.objects.select_for_update().filter(values__has_key=field.key))
+    for profile in profiles:
+        profile.values = {k: v for k, v in (profile.values or {}).items() if k != field.key}
+        profile.verified = [k for k in profile.verified or [] if k != field.key]
+        profile.save(update_fields=["values", "verified", "updated_at"])
+    field.delete()  # values, questions and learner counts go with it (CASCADE)
+    schema_forget()
+    return len(profiles)

@@ -256,6 +256,7 @@ def test_standard_claim_with_fitting_type_is_accepted(db):
         ),
         ({"choices": '[{"value": "a", "label_en": "A"}]'}, "choices", "Only choice fields"),
         ({"pattern": "([a-z"}, "pattern", "does not compile"),
+        ({"pattern": r"(a)\1"}, "pattern", "does not compile"),
         ({"min_length": "10", "max_length": "3"}, "max_length", "smaller than the minimum"),
         ({"min_value": "5", "max_value": "1", "type": FieldType.NUMBER}, "max_value", "smaller"),
         ({"min_date": "2020-01-02", "max_date": "2020-01-01"}, "max_date", "smaller"),

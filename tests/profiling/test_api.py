@@ -627,3 +627,29 @@ def test_malformed_user_reference_is_400(backend, api_url, ref):
 def test_unknown_path_is_a_json_404(backend, api_url, path):
     """Paths of no endpoint answer a JSON 404 too."""
     assert_json_error(backend.get(api_url + path), 404, "not_found")
+
+
+def test_value_of_an_ungranted_purpose_is_not_read(reader, api_url, customer):
+    """A value collected for a consent purpose the customer has not granted (or withdrew)
+    is left out of the API's answer, as it is from the claims."""
+    from consent.models import ConsentAction
+    from consent.services.ledger import consent_record
+    from profiling.models import FieldType, ProfileField, ValueSource
+    from profiling.services.values import profile_update
+    from tests.consent.purposes_helpers import make_purpose
+
+    purpose = make_purpose("style-tips")
+    ProfileField.objects.create(
+        key="home_style", type=FieldType.TEXT, label_en="Style", purpose=purpose
+    )
+    schema_forget()
+    profile_update(user=customer, changes={"home_style": "Rustic"}, source=ValueSource.API)
+    assert "home_style" not in reader.get(user_url(api_url, customer)).json()["values"]
+    consent_record(
+        user=customer,
+        version=purpose.versions.get(),
+        action=ConsentAction.GRANTED,
+        channel="portal",
+    )
+    values = reader.get(user_url(api_url, customer)).json()["values"]
+    assert values["home_style"]["value"] == "Rustic"

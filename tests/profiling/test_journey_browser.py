@@ -138,3 +138,51 @@ def test_asked_on_second_sign_in_skip_snooze_answer_and_claim(
     id_token = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
     assert id_token[CLAIM] == ANSWER
     assert tab.csp_violations == []
+
+
+def test_required_page_in_portuguese_fits_a_phone(tab, password, db):
+    """A client that needs an address and a phone number asks for both on one page, in
+    pt-BR (ui_locales) with every control labelled, no sideways scrolling at 390 px, and
+    continues to the client once they are given."""
+    from oauth2_provider.models import get_application_model
+
+    from profiling.models import ClientProfileSettings
+    from tests.browser.test_sessions_pages import shots
+    from tests.factories import UserFactory, make_client
+
+    shop = make_client(
+        "web", name="Loja", redirect_uris=["https://rp.example.test/callback"], first_party=True
+    )
+    settings = ClientProfileSettings.objects.create(
+        application=get_application_model().objects.get(client_id=shop.client_id)
+    )
+    settings.required_fields.add(*ProfileField.objects.filter(key__in=["phone_number", "address"]))
+    user = UserFactory()
+    tab.authorize(
+        {
+            "response_type": "code",
+            "client_id": shop.client_id,
+            "redirect_uri": "https://rp.example.test/callback",
+            "scope": "openid phone address",
+            "state": "s",
+            "ui_locales": "pt-BR",
+        }
+    )
+    page = tab.page
+    page.fill("input[name=login]", user.email)
+    page.fill("input[name=password]", password)
+    page.locator("button[type=submit]").first.click()
+    page.wait_for_url(re.compile(r".*/profile/required/.*"))
+    assert page.locator("html").get_attribute("lang") == "pt-br"
+    assert page.get_by_role("heading", name="Loja precisa de alguns dados").is_visible()
+    assert tab.unlabelled_controls() == []
+    shots(page, "profiling-required-pt-br")
+    page.get_by_label("Celular").fill("(21) 99876-5432")
+    page.get_by_label("Rua e número").fill("Rua das Laranjeiras 10")
+    page.get_by_label("CEP").fill("22240003")
+    page.get_by_label("Cidade").fill("Rio de Janeiro")
+    page.get_by_role("button", name="Continuar").click()
+    assert "code=" in tab.wait_for_rp()
+    address = ProfileValue.objects.get(user=user, field__key="address").value
+    assert address["postal_code"] == "22240-003"
+    assert tab.csp_violations == []

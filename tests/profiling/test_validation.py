@@ -762,3 +762,37 @@ def test_property_numbers_round_trip(value: Any) -> None:
     assert float(normalised) == float(value)
     as_text = str(Decimal(repr(normalised)) if isinstance(normalised, float) else normalised)
     assert value_normalise(field, as_text.replace(".", ",")) == normalised
+
+
+def test_pattern_runs_in_linear_time() -> None:
+    """A pattern that backtracks exponentially in Python's engine (nested quantifiers) is
+    run by RE2: a long crafted answer is refused at once, not after minutes."""
+    field = make_field(FieldType.TEXT, pattern=r"([a-z]+)+", max_length=5000, check_junk=False)
+    with pytest.raises(FieldInvalid) as refused:
+        value_normalise(field, "a" * 4000 + "1")
+    assert refused.value.code == "invalid_format"
+    assert value_normalise(field, "abc") == "abc"
+
+
+def test_pattern_with_back_reference_is_ignored() -> None:
+    """RE2 refuses back-references: such a pattern is ignored (the admin form refuses it)."""
+    assert value_normalise(make_field(FieldType.TEXT, pattern=r"(a)\1"), "Lia") == "Lia"
+
+
+@pytest.mark.parametrize(
+    ("claim", "raw", "expected"),
+    [
+        ("zoneinfo", "America/Sao_Paulo", "America/Sao_Paulo"),
+        ("zoneinfo", "Mars/Olympus", None),
+        ("locale", "pt-BR", "pt-BR"),
+        ("locale", "pt_BR", "pt-BR"),
+        ("locale", "Portuguese please", None),
+    ],
+)
+def test_zoneinfo_and_locale_follow_oidc_formats(claim, raw, expected) -> None:
+    """OIDC Core 5.1: zoneinfo is a time zone database name, locale a BCP 47 tag."""
+    field = make_field(FieldType.TEXT, key=claim, claim=claim, check_junk=False)
+    if expected is None:
+        assert refused(field, raw).code == "invalid_format"
+    else:
+        assert value_normalise(field, raw) == expected
