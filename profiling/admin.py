@@ -23,6 +23,7 @@ from .forms import ProfileFieldForm
 from .models import (
     AskRule,
     ClientProfileSettings,
+    LearnerDecision,
     Profile,
     ProfileField,
     ProfileQuestion,
@@ -136,6 +137,7 @@ class ProfileFieldAdmin(admin.ModelAdmin):
         period = report.report_period(request.GET.get("days"))
         points = report.completeness_over_time()
         learner = report.learner_preferences(language=language)
+        replay_total, replay = report.replay_rows(since=report.period_start(period))
         context = {
             **self.admin_site.each_context(request),
             "title": _("Profiling report"),
@@ -146,6 +148,8 @@ class ProfileFieldAdmin(admin.ModelAdmin):
                 since=report.period_start(period), language=language
             ),
             "learner": learner,
+            "replay_total": replay_total,
+            "replay": replay,
             "chart": report.completeness_chart(points),
             "today": points[-1] if points else None,
             "by_field": report.completeness_by_field(language=language),
@@ -274,6 +278,29 @@ class ProfileQuestionAdmin(admin.ModelAdmin):
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         return [field.name for field in ProfileQuestion._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(LearnerDecision)
+class LearnerDecisionAdmin(admin.ModelAdmin):
+    """The randomised decisions replay compares policies on (read-only)."""
+
+    list_display = ("decided_at", "user", "position", "bucket", "chosen", "propensity")
+    list_filter = ("position", "chosen")
+    list_select_related = ("user",)
+    search_fields = ("user__email", "=interaction", "bucket")
+    date_hierarchy = "decided_at"
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return [field.name for field in LearnerDecision._meta.fields]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -436,6 +436,32 @@ class ProfileQuestion(models.Model):
         return f"{self.field_id} for {self.user_id}: {self.outcome}"
 
 
+class LearnerDecision(models.Model):
+    """A decision the learner made at random (``CIAM_PROFILING_EXPLORE_RATE``), "ask
+    nothing" included: the log that replay evaluation compares policies on
+    (``manage.py profiling_replay``)."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    interaction = models.CharField(_("interaction"), max_length=64)
+    position = models.CharField(_("where"), max_length=16, choices=Position.choices)
+    bucket = models.CharField(_("context bucket"), max_length=64)
+    candidates = models.JSONField(_("eligible fields"), default=list)
+    chosen = models.CharField(_("field asked"), max_length=64, blank=True)
+    propensity = models.FloatField(_("probability of this choice"))
+    question = models.ForeignKey(
+        "ProfileQuestion", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    decided_at = models.DateTimeField(_("decided at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("randomised decision")
+        verbose_name_plural = _("randomised decisions")
+        indexes = [models.Index(fields=["decided_at"], name="learner_decision_time")]
+
+    def __str__(self) -> str:
+        return f"{self.bucket}: {self.chosen or '-'}"
+
+
 class LearnerArm(models.Model):
     """The learner's counts for one field in one context bucket (``*``: every context)."""
 

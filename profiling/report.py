@@ -17,6 +17,7 @@ import math
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db.models import Count, Q
@@ -434,3 +435,29 @@ def completeness_chart(
         line=line,
         area=area,
     )
+
+
+REPLAY_LABELS = {
+    "learner": gettext_lazy("The learner as it is now"),
+    "fixed order": gettext_lazy("Fixed order"),
+    "never ask": gettext_lazy("Never ask"),
+}
+
+
+def replay_rows(*, since: datetime | None) -> tuple[int, list[dict[str, Any]]]:
+    """The replay comparison of profiling/replay.py as table rows (None where unknown)."""
+    from .replay import replay_compare
+
+    total, estimates = replay_compare(since=since)
+    rows = []
+    for item in estimates:
+        estimate = item.estimate
+        rows.append(
+            {
+                "label": REPLAY_LABELS.get(item.name, item.name),
+                "mean": None if math.isnan(estimate.mean) else estimate.mean,
+                "spread": None if math.isnan(estimate.stderr) else 1.96 * estimate.stderr,
+                "matched": estimate.matched,
+            }
+        )
+    return total, rows

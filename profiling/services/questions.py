@@ -35,7 +35,15 @@ from sessions_ctx.services.sessions import current_session_id
 
 from .. import learner
 from ..app_settings import app_settings
-from ..models import AskRule, LearnerArm, Outcome, Position, ProfileQuestion, ValueSource
+from ..models import (
+    AskRule,
+    LearnerArm,
+    LearnerDecision,
+    Outcome,
+    Position,
+    ProfileQuestion,
+    ValueSource,
+)
 from ..rules import Candidate, last_question_at, question_candidates, required_missing
 from ..validation import FieldInvalid, FieldJunk
 from .values import ProfileInvalid, profile_update
@@ -111,6 +119,7 @@ class QuestionNote:
     context: dict[str, Any] = field(default_factory=dict)
     scores: dict[str, float] = field(default_factory=dict)
     questions: list[int] = field(default_factory=list)  # ProfileQuestion ids once shown
+    decision: int | None = None  # the LearnerDecision of a randomised choice
     junk: int = 0  # junk answers given on this page so far
     closed: bool = False
 
@@ -244,6 +253,17 @@ def question_decide(*, request: Any, pending: Any, position: str) -> QuestionNot
             rng=_rng,
             settings=_learner_settings(),
         )
+    logged = None
+    if decision.explored:
+        logged = LearnerDecision.objects.create(
+            user=user,
+            interaction=pending.id,
+            position=position,
+            bucket=bucket[:64],
+            candidates=[c.field.key for c in candidates],
+            chosen=decision.field_key or "",
+            propensity=decision.propensity,
+        )
     if decision.field_key is None:
         return QuestionNote(
             closed=True,
@@ -266,6 +286,7 @@ def question_decide(*, request: Any, pending: Any, position: str) -> QuestionNot
         bucket=bucket,
         context=context,
         scores={k: round(v, 4) for k, v in decision.scores.items()},
+        decision=logged.pk if logged is not None else None,
     )
 
 
@@ -320,6 +341,14 @@ def question_show(*, user: Any, pending: Any, position: str, note: QuestionNote)
             field__key__in=note.fields,
         ).values_list("pk", flat=True)
     )
+    if note.decision is not None and note.questions:
+        # The randomised decision's reward is the outcome of the field it chose.
+        chosen = ProfileQuestion.objects.filter(
+            pk__in=note.questions, field__key=note.fields[0]
+        ).values_list("pk", flat=True)
+        LearnerDecision.objects.filter(pk=note.decision, question__isnull=True).update(
+            question_id=chosen.first()
+        )
     return note
 
 

@@ -530,3 +530,29 @@ def test_context_label_falls_back_to_the_bucket():
     """An unknown bucket shape is shown as it is."""
     assert context_label("odd-bucket") == "odd-bucket"
     assert context_label("*") == "Every context"
+
+
+def test_report_compares_policies_offline(admin_client, report_data):
+    """The report's replay section: empty without randomised decisions, then the reward
+    per decision of each policy; randomised decisions are listed read-only in admin."""
+    from profiling.models import LearnerDecision, Position
+
+    response = admin_client.get(REPORT_URL)
+    assert "Policies compared offline" in response.content.decode()
+    assert "No randomised decision yet." in response.content.decode()
+    user = UserFactory()
+    for chosen in ("", "home_style"):
+        LearnerDecision.objects.create(
+            user=user,
+            interaction=f"x{chosen}",
+            position=Position.AFTER_SIGN_IN,
+            bucket="b",
+            candidates=["home_style"],
+            chosen=chosen,
+            propensity=0.5,
+        )
+    html = admin_client.get(REPORT_URL).content.decode()
+    assert "Never ask" in html
+    assert "0.000" in html
+    assert admin_client.get("/admin/profiling/learnerdecision/").status_code == 200
+    assert admin_client.get("/admin/profiling/learnerdecision/add/").status_code == 403

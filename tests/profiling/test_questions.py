@@ -162,3 +162,53 @@ def test_purpose_bound_claim_goes_only_to_the_purpose_clients(db):
         "Rustic"
     )
     assert "shop:style" not in user_claims(claim_source_for(user, client=news_app), scopes=scopes)
+
+
+def test_replay_compares_policies_on_randomised_decisions(two_fields, capsys):
+    """On uniformly randomised decisions where home_style is always answered and
+    home_size always skipped, replay finds fixed order (home_style first) worth 1 per
+    decision, never asking 0, and the learner (its counts favour home_style) 1;
+    ``manage.py profiling_replay`` prints the table."""
+    from django.core.management import call_command
+
+    from profiling.models import LearnerDecision
+    from profiling.replay import replay_compare
+
+    style, size = two_fields
+    user = UserFactory()
+    LearnerArm.objects.create(field=style, bucket="*", shown=20, answered=18)
+    LearnerArm.objects.create(field=size, bucket="*", shown=20, answered=1, skipped=19)
+    for index in range(30):
+        chosen = ("home_style", "home_size", "")[index % 3]
+        question = None
+        if chosen:
+            question = ProfileQuestion.objects.create(
+                user=user,
+                field=style if chosen == "home_style" else size,
+                interaction=f"i{index}",
+                position=Position.AFTER_SIGN_IN,
+                bucket="b",
+                explored=True,
+                outcome=Outcome.ANSWERED if chosen == "home_style" else Outcome.SKIPPED,
+            )
+        LearnerDecision.objects.create(
+            user=user,
+            interaction=f"i{index}",
+            position=Position.AFTER_SIGN_IN,
+            bucket="b",
+            candidates=["home_style", "home_size"],
+            chosen=chosen,
+            propensity=1 / 3,
+            question=question,
+        )
+    total, estimates = replay_compare()
+    by_name = {item.name: item.estimate for item in estimates}
+    assert total == 30
+    assert by_name["fixed order"].mean == 1.0
+    assert by_name["fixed order"].matched == 10
+    assert by_name["never ask"].mean == 0.0
+    assert by_name["learner"].mean == 1.0
+    call_command("profiling_replay")
+    out = capsys.readouterr().out
+    assert "30 randomised decision(s)" in out
+    assert "fixed order" in out

@@ -240,3 +240,27 @@ def test_settle_command_settles_stale_questions(user, style_rule, capsys):
     call_command("profiling_settle")
     assert "1 question(s) settled" in capsys.readouterr().out
     assert ProfileQuestion.objects.get().outcome == Outcome.ABANDONED
+
+
+def test_randomised_decision_is_logged_with_its_propensity(
+    issuer, user, password, style_rule, settings
+):
+    """With every decision randomised, the decision (ask the one field, or nothing) is
+    logged with propensity 1/2; when it asked, it names the question shown."""
+    from profiling.models import LearnerDecision
+
+    settings.CIAM_PROFILING_POLICY = "learner"
+    settings.CIAM_PROFILING_EXPLORE_RATE = 1.0
+    blog = make_client("web", name="Blog", redirect_uris=[REDIRECT], first_party=True)
+    browser = Browser(issuer)
+    page = browser.follow_local(browser.get("/authorize?" + _qs(params(blog.client_id))))
+    page = browser.login_form(page, user.email, password)
+    decision = LearnerDecision.objects.get(user=user)
+    assert decision.propensity == 0.5
+    assert decision.candidates == ["home_style"]
+    if decision.chosen:
+        assert "/profile/question/" in page.url
+        assert decision.question.field == style_rule
+    else:
+        assert page.status_code == 302
+        assert "code=" in page.headers["Location"]
