@@ -256,8 +256,24 @@ def _value_remove(value: ProfileValue) -> None:
     profile_value_remove(user=value.user, field=value.field)
 
 
+class LogAdmin(admin.ModelAdmin):
+    """A log in admin: every field shown, nothing added, changed or deleted by hand."""
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return [field.name for field in self.model._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
 @admin.register(ProfileQuestion)
-class ProfileQuestionAdmin(admin.ModelAdmin):
+class ProfileQuestionAdmin(LogAdmin):
     """The learner's log: every question shown and what became of it (read-only)."""
 
     list_display = (
@@ -276,21 +292,9 @@ class ProfileQuestionAdmin(admin.ModelAdmin):
     search_fields = ("user__email", "=interaction", "bucket")
     date_hierarchy = "shown_at"
 
-    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
-        return [field.name for field in ProfileQuestion._meta.fields]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
 
 @admin.register(LearnerDecision)
-class LearnerDecisionAdmin(admin.ModelAdmin):
+class LearnerDecisionAdmin(LogAdmin):
     """The randomised decisions replay compares policies on (read-only)."""
 
     list_display = ("decided_at", "user", "position", "bucket", "chosen", "propensity")
@@ -298,18 +302,6 @@ class LearnerDecisionAdmin(admin.ModelAdmin):
     list_select_related = ("user",)
     search_fields = ("user__email", "=interaction", "bucket")
     date_hierarchy = "decided_at"
-
-    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
-        return [field.name for field in LearnerDecision._meta.fields]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(Profile)

@@ -20,3 +20,6 @@ class ProfilingConfig(AppConfig):
     def ready(self) -> None:
         # After migrate and after flush (tests): an empty schema gets the standard fields.
         post_migrate.connect(_standard_fields, sender=self, dispatch_uid="profiling-standard")
+        from .receivers import connect
+
+        connect()

@@ -26,7 +26,7 @@ from django.db.models import Count, Max, Q
 from ciam.claims import SCOPE_CLAIMS
 
 from .claims import purposes_granted
-from .models import AskRule, ClientProfileSettings, Outcome, ProfileField, ProfileQuestion
+from .models import AskRule, Outcome, ProfileField, ProfileQuestion
 from .schema import schema_current
 
 SKIP_OUTCOMES = (Outcome.SKIPPED, Outcome.JUNK)
@@ -50,16 +50,6 @@ class Candidate:
     history: FieldHistory = FieldHistory()
 
 
-def client_settings(application: Any) -> ClientProfileSettings | None:
-    if application is None:
-        return None
-    return (
-        ClientProfileSettings.objects.filter(application=application)
-        .prefetch_related("required_fields")
-        .first()
-    )
-
-
 def _values(user: Any) -> dict[str, Any]:
     profile = getattr(user, "profile", None)
     return dict(profile.values or {}) if profile is not None else {}
@@ -73,16 +63,19 @@ def required_missing(*, user: Any, application: Any) -> list[ProfileField]:
     """The active fields ``application`` requires that ``user`` has no value for and may be
     asked for: a field with a consent purpose only while the user grants it to this client
     (the consent step, before, asks for the client's required purposes)."""
-    settings = client_settings(application)
-    if settings is None:
+    if application is None:
         return []
-    active = schema_current().by_key
+    schema = schema_current()
+    keys = schema.required.get(application.pk, ())
+    if not keys:
+        return []
+    active = schema.by_key
     values = _values(user)
     missing = sorted(
         (
-            active[f.key]
-            for f in settings.required_fields.all()
-            if f.key in active and active[f.key].editable and not _filled(values, f.key)
+            active[key]
+            for key in keys
+            if key in active and active[key].editable and not _filled(values, key)
         ),
         key=lambda f: (f.order, f.key),
     )
@@ -143,8 +136,7 @@ def question_candidates(
         return []
     schema = schema_current()
     values = _values(user)
-    settings = client_settings(application)
-    transactional = bool(settings and settings.transactional)
+    transactional = application is not None and application.pk in schema.transactional
     days = (now - user.date_joined).total_seconds() / 86400 if user.date_joined else 0.0
     histories = field_histories(user=user)
     wanted = requested_claims(scopes=scopes, claims=claims)

@@ -1,18 +1,20 @@
-"""The profile schema as each process reads it: the active fields, kept for a few seconds.
+"""The profile schema as each process reads it, kept for a few seconds: the active fields,
+where in the journey an active ask rule may ask, and what each client requires.
 
-Fields change rarely and are read on every ID token and UserInfo answer: each process keeps
-them for ``SCHEMA_CACHE_SECONDS``. A change saved in admin (profiling/admin.py) or by a
-service is seen at once by the process that made it (``schema_forget``) and by the others
-within that time.
+They change rarely and are read on every authorization, ID token and UserInfo answer: each
+process keeps them for ``SCHEMA_CACHE_SECONDS``. A change of a field, a rule or a client's
+settings is seen at once by the process that made it (profiling/receivers.py calls
+``schema_forget``) and by the others within that time.
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from functools import cached_property
 
-from .models import ProfileField
+from .models import AskRule, ClientProfileSettings, ProfileField
 
 SCHEMA_CACHE_SECONDS = 10.0
 
@@ -22,6 +24,11 @@ class Schema:
     """The active fields, in their order."""
 
     fields: tuple[ProfileField, ...]
+    # Positions (profiling.models.Position) where at least one active ask rule may ask.
+    rule_positions: frozenset[str] = frozenset()
+    # Client (application pk) -> keys of the fields it requires; clients marked transactional.
+    required: dict[int, tuple[str, ...]] = dataclass_field(default_factory=dict)
+    transactional: frozenset[int] = frozenset()
 
     @cached_property
     def by_key(self) -> dict[str, ProfileField]:
@@ -47,7 +54,23 @@ def schema_current() -> Schema:
     fields = tuple(
         ProfileField.objects.filter(active=True).select_related("purpose").order_by("order", "key")
     )
-    schema = Schema(fields=fields)
+    positions = frozenset(AskRule.objects.filter(active=True).values_list("position", flat=True))
+    required: dict[int, list[str]] = {}
+    for application_id, key in ClientProfileSettings.required_fields.through.objects.values_list(
+        "clientprofilesettings__application_id", "profilefield__key"
+    ):
+        required.setdefault(application_id, []).append(key)
+    transactional = frozenset(
+        ClientProfileSettings.objects.filter(transactional=True).values_list(
+            "application_id", flat=True
+        )
+    )
+    schema = Schema(
+        fields=fields,
+        rule_positions=positions,
+        required={pk: tuple(keys) for pk, keys in required.items()},
+        transactional=transactional,
+    )
     _cached = (time.monotonic() + SCHEMA_CACHE_SECONDS, schema)
     return schema
 

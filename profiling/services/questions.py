@@ -45,6 +45,7 @@ from ..models import (
     ValueSource,
 )
 from ..rules import Candidate, last_question_at, question_candidates, required_missing
+from ..schema import schema_current
 from ..validation import FieldInvalid, FieldJunk
 from .values import ProfileInvalid, profile_update
 
@@ -206,8 +207,8 @@ def question_decide(*, request: Any, pending: Any, position: str) -> QuestionNot
     ago in another interaction, nor beyond the rules' questions per interaction. The
     decision is made once per position and kept in the pending request.
     """
-    if not AskRule.objects.filter(active=True, position=position).exists():
-        return QuestionNote(closed=True)  # one query when no rule asks here
+    if position not in schema_current().rule_positions:
+        return QuestionNote(closed=True)  # no active rule asks here (no query: the cache)
     user = request.user
     now = timezone.now()
     last = last_question_at(user=user, exclude_interaction=pending.id)
@@ -309,8 +310,6 @@ def question_show(*, user: Any, pending: Any, position: str, note: QuestionNote)
     """Log the question page as shown (once per interaction and position)."""
     if note.questions:
         return note
-    from ..schema import schema_current
-
     schema = schema_current().by_key
     # The rule may have been deleted since the decision.
     rule_id = note.rule if note.rule and AskRule.objects.filter(pk=note.rule).exists() else None

@@ -21,7 +21,7 @@ from oauth2_provider.models import get_access_token_model, get_application_model
 from consent.models import ConsentAction, ConsentRecord, Purpose, PurposeKind, PurposeVersion
 from consent.services.ledger import consent_record, purpose_version_publish
 from tests.conftest import query_of
-from tests.factories import UserFactory, make_client
+from tests.factories import UserFactory, service_session
 
 TIMEOUT = 10
 AccessToken = get_access_token_model()
@@ -69,16 +69,6 @@ def api_url(issuer, monkeypatch) -> str:
     # Authlib insists on https; the test server runs on http://localhost.
     monkeypatch.setenv("AUTHLIB_INSECURE_TRANSPORT", "1")
     return issuer + "/api/consent"
-
-
-def service_session(issuer: str, scope: str, *, name: str = "CRM") -> OAuth2Session:
-    """A registered machine client holding a client_credentials token for ``scope``."""
-    registered = make_client("service", name=name)
-    session = OAuth2Session(
-        registered.client_id, registered.client_secret, scope=scope, default_timeout=TIMEOUT
-    )
-    session.fetch_token(issuer + "/token", grant_type="client_credentials")
-    return session
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from profiling.models import FieldType, Profile, ProfileField, ProfileValue, Sen
 from profiling.schema import schema_current, schema_forget
 from profiling.services.values import profile_update
 from tests.conftest import query_of
-from tests.factories import UserFactory, make_client
+from tests.factories import UserFactory, service_session
 
 TIMEOUT = 10
 
@@ -39,16 +39,6 @@ def api_url(issuer, monkeypatch) -> str:
     # Authlib insists on https; the test server runs on http://localhost.
     monkeypatch.setenv("AUTHLIB_INSECURE_TRANSPORT", "1")
     return issuer + "/api/profile"
-
-
-def service_session(issuer: str, scope: str, *, name: str = "CRM") -> OAuth2Session:
-    """A registered machine client holding a client_credentials token for ``scope``."""
-    registered = make_client("service", name=name)
-    session = OAuth2Session(
-        registered.client_id, registered.client_secret, scope=scope, default_timeout=TIMEOUT
-    )
-    session.fetch_token(issuer + "/token", grant_type="client_credentials")
-    return session
 
 
 @pytest.fixture

@@ -212,3 +212,23 @@ def test_replay_compares_policies_on_randomised_decisions(two_fields, capsys):
     out = capsys.readouterr().out
     assert "30 randomised decision(s)" in out
     assert "fixed order" in out
+
+
+def test_schema_cache_follows_rules_and_client_settings(db):
+    """The process's schema cache is dropped when a rule or a client's settings change:
+    the positions where a rule may ask and the fields a client requires are current."""
+    from profiling.models import ClientProfileSettings
+    from profiling.schema import schema_current
+
+    assert Position.BEFORE_RETURN not in schema_current().rule_positions
+    rule = AskRule.objects.create(name="Later", position=Position.BEFORE_RETURN)
+    assert Position.BEFORE_RETURN in schema_current().rule_positions
+    shop = make_client("web", name="Shop", redirect_uris=["https://shop.test/cb"])
+    application = get_application_model().objects.get(client_id=shop.client_id)
+    settings = ClientProfileSettings.objects.create(application=application, transactional=True)
+    settings.required_fields.add(ProfileField.objects.get(key="phone_number"))
+    schema = schema_current()
+    assert schema.required[application.pk] == ("phone_number",)
+    assert application.pk in schema.transactional
+    rule.delete()
+    assert Position.BEFORE_RETURN not in schema_current().rule_positions
