@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import OuterRef, Q, Subquery
-
-from .models import GRANTING_ACTIONS, ClientPurpose, ConsentRecord
+from .models import GRANTING_ACTIONS
+from .selectors import latest_records
 
 CONSENTS_SCOPE = "consents"
 CONSENTS_CLAIM = "consents"
@@ -22,19 +21,11 @@ def client_purpose_decisions(*, user: Any, application: Any) -> dict[str, dict[s
     decision of ``user`` about each active purpose ``application`` may see (the purposes
     linked to it, ``ClientPurpose``, and the ``required`` ones that apply to every client).
 
-    One query: the latest record per purpose is picked by a correlated subquery on the
-    ledger's (user, purpose, sequence) index. Purposes never decided are absent.
+    One query (consent/selectors.py ``latest_records``). Purposes never decided are absent.
     """
-    latest_sequence = (
-        ConsentRecord.objects.filter(user=user, purpose_id=OuterRef("purpose_id"))
-        .order_by("-sequence")
-        .values("sequence")[:1]
-    )
-    linked = ClientPurpose.objects.filter(application=application).values("purpose_id")
     rows = (
-        ConsentRecord.objects.filter(user=user, purpose__active=True)
-        .filter(Q(purpose__required=True) | Q(purpose_id__in=linked))
-        .filter(sequence=Subquery(latest_sequence))
+        latest_records(user=user, application=application)
+        .filter(purpose__active=True)
         .order_by("purpose__key")
         .values_list("purpose__key", "version__number", "action", "at")
     )

@@ -142,7 +142,7 @@ class VersionChange(models.TextChoices):
 
 def language_suffix(language: str) -> str:
     """The field suffix of ``language``: ``pt_br`` for Portuguese, ``en`` otherwise."""
-    return "pt_br" if language.lower().replace("_", "-").startswith("pt") else "en"
+    return "pt_br" if (language or "").lower().replace("_", "-").startswith("pt") else "en"
 
 
 class PurposeVersion(models.Model):

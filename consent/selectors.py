@@ -7,9 +7,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import OuterRef, Q, QuerySet, Subquery
 
 from .models import (
+    GRANTING_ACTIONS,
     ClientPurpose,
     Consent,
     ConsentRecord,
@@ -53,6 +54,38 @@ def consent_history(*, user: Any) -> QuerySet[ConsentRecord]:
         .select_related("purpose", "version")
         .order_by("-sequence")
     )
+
+
+def latest_records(*, user: Any, application: Any | None = None) -> QuerySet[ConsentRecord]:
+    """``user``'s latest ledger record of each purpose (the standing decision), picked by a
+    correlated subquery on the ledger's (user, purpose, sequence) index. With
+    ``application``, only the purposes that client may see: those linked to it
+    (``ClientPurpose``) and the ``required`` ones that apply to every client."""
+    latest_sequence = (
+        ConsentRecord.objects.filter(user=user, purpose_id=OuterRef("purpose_id"))
+        .order_by("-sequence")
+        .values("sequence")[:1]
+    )
+    records = ConsentRecord.objects.filter(user=user, sequence=Subquery(latest_sequence))
+    if application is not None:
+        linked = ClientPurpose.objects.filter(application=application).values("purpose_id")
+        records = records.filter(Q(purpose__required=True) | Q(purpose_id__in=linked))
+    return records
+
+
+def purposes_granted(
+    *, user: Any, purpose_ids: set[int], application: Any | None = None
+) -> set[int]:
+    """Of ``purpose_ids``, those ``user``'s standing decision grants (one query); with
+    ``application``, only among the purposes that client may see (``latest_records``)."""
+    if not purpose_ids:
+        return set()
+    rows = (
+        latest_records(user=user, application=application)
+        .filter(purpose_id__in=purpose_ids)
+        .values_list("purpose_id", "action")
+    )
+    return {purpose_id for purpose_id, action in rows if action in GRANTING_ACTIONS}
 
 
 def consent_state(*, user: Any) -> dict[str, PurposeDecision]:

@@ -28,6 +28,7 @@ from .models import (
     ProfileField,
     ProfileQuestion,
     ProfileValue,
+    value_is_empty,
 )
 from .schema import schema_forget
 from .services.values import profile_field_delete, profile_value_remove
@@ -320,7 +321,7 @@ class ProfileAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("fields filled"))
     def filled(self, obj: Profile) -> int:
-        return sum(1 for value in (obj.values or {}).values() if value not in (None, "", [], {}))
+        return sum(1 for value in (obj.values or {}).values() if not value_is_empty(value))
 
     @admin.display(description=_("values"))
     def values_table(self, obj: Profile) -> str:

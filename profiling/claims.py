@@ -12,8 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import OuterRef, Q, Subquery
+from consent.selectors import purposes_granted
 
+from .models import value_is_empty
 from .schema import Schema, schema_current
 
 COMPLETENESS_CLAIM = "profile_completeness"
@@ -30,39 +31,11 @@ class ProfileClaims:
     updated_at: int | None = None
 
 
-def purposes_granted(
-    *, user: Any, purpose_ids: set[int], application: Any | None = None
-) -> set[int]:
-    """Of ``purpose_ids``, those whose latest ledger record for ``user`` grants them (one
-    query, the ledger's (user, purpose, sequence) index). With ``application``, only the
-    purposes that client may see: those linked to it and those every client requires, as
-    for the ``consents`` claim (data collected for a purpose goes to that purpose's
-    clients only)."""
-    if not purpose_ids:
-        return set()
-    from consent.models import GRANTING_ACTIONS, ConsentRecord
-
-    latest = (
-        ConsentRecord.objects.filter(user=user, purpose_id=OuterRef("purpose_id"))
-        .order_by("-sequence")
-        .values("sequence")[:1]
-    )
-    records = ConsentRecord.objects.filter(
-        user=user, purpose_id__in=purpose_ids, sequence=Subquery(latest)
-    )
-    if application is not None:
-        records = records.filter(
-            Q(purpose__required=True) | Q(purpose__client_purposes__application=application)
-        )
-    rows = records.values_list("purpose_id", "action")
-    return {purpose_id for purpose_id, action in rows if action in GRANTING_ACTIONS}
-
-
 def profile_completeness(values: dict[str, Any], schema: Schema) -> int:
     """The share (0-100) of the schema's active fields ``values`` fills."""
     if not schema.fields:
         return 0
-    filled = sum(1 for f in schema.fields if values.get(f.key) not in (None, "", [], {}))
+    filled = sum(1 for f in schema.fields if not value_is_empty(values.get(f.key)))
     return round(100 * filled / len(schema.fields))
 
 
@@ -81,10 +54,7 @@ def profile_claims(
         profile = getattr(user, "profile", None)
     schema = schema_current()
     values: dict[str, Any] = dict(profile.values or {}) if profile is not None else {}
-    custom_scopes = {
-        f.claim: f.scope for f in schema.fields if f.claim and f.claim not in _standard_claims()
-    }
-    custom_scopes[COMPLETENESS_CLAIM] = COMPLETENESS_SCOPE
+    custom_scopes = {**schema.custom_claim_scopes, COMPLETENESS_CLAIM: COMPLETENESS_SCOPE}
     claims: dict[str, Any] = {COMPLETENESS_CLAIM: profile_completeness(values, schema)}
     needs_purpose = {
         f.purpose_id for f in schema.fields if f.purpose_id and values.get(f.key) is not None
@@ -98,7 +68,7 @@ def profile_claims(
     verified: set[str] = set()
     for f in schema.fields:
         value = values.get(f.key)
-        if not f.claim or value in (None, "", [], {}):
+        if not f.claim or value_is_empty(value):
             continue
         if f.purpose_id and f.purpose_id not in granted:
             continue
@@ -113,9 +83,3 @@ def profile_claims(
         if profile is not None and profile.updated_at
         else None,
     )
-
-
-def _standard_claims() -> frozenset[str]:
-    from ciam.claims import STANDARD_CLAIMS
-
-    return STANDARD_CLAIMS

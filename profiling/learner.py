@@ -70,6 +70,9 @@ DEVICE_GROUPS = {
 }
 DAY_PARTS = ((0, "night"), (6, "morning"), (12, "afternoon"), (18, "evening"))
 
+# The bucket that counts every context (the back-off of every other bucket).
+OVERALL_BUCKET = "*"
+
 
 @dataclass(frozen=True)
 class ArmCounts:

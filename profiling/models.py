@@ -22,10 +22,14 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from oauth2_provider.settings import oauth2_settings
 
+from consent.models import language_suffix
 
-def language_suffix(language: str) -> str:
-    """The field suffix of ``language``: ``pt_br`` for Portuguese, ``en`` otherwise."""
-    return "pt_br" if (language or "").lower().replace("_", "-").startswith("pt") else "en"
+from .learner import ArmCounts
+
+
+def value_is_empty(value: Any) -> bool:
+    """Whether a profile value means "no value" (None, "", [] or {})."""
+    return value is None or value == "" or value == [] or value == {}
 
 
 class FieldType(models.TextChoices):
@@ -463,7 +467,8 @@ class LearnerDecision(models.Model):
 
 
 class LearnerArm(models.Model):
-    """The learner's counts for one field in one context bucket (``*``: every context)."""
+    """The learner's counts for one field in one context bucket (``OVERALL_BUCKET``, ``*``:
+    every context)."""
 
     field = models.ForeignKey(ProfileField, on_delete=models.CASCADE, related_name="arms")
     bucket = models.CharField(_("context bucket"), max_length=64)
@@ -483,3 +488,13 @@ class LearnerArm(models.Model):
 
     def __str__(self) -> str:
         return f"{self.field_id}@{self.bucket}"
+
+    def counts(self) -> ArmCounts:
+        """This arm's counts, as the learner (profiling/learner.py) reads them."""
+        return ArmCounts(
+            shown=self.shown,
+            answered=self.answered,
+            skipped=self.skipped,
+            abandoned=self.abandoned,
+            junk=self.junk,
+        )

@@ -18,7 +18,6 @@ from . import learner
 from .app_settings import app_settings
 from .models import LearnerArm, LearnerDecision, Outcome
 
-ALL_BUCKETS = "*"
 Context = tuple[str, tuple[str, ...]]  # (bucket, eligible field keys)
 Event = tuple[Context, str | None, float, float]  # (context, choice, reward, propensity)
 
@@ -62,14 +61,9 @@ def replay_events(
 def _learner_policy() -> Any:
     """The learner as it is now: greedy on the current counts (no sampling, no exploration)."""
     settings = learner.LearnerSettings(abandon_weight=app_settings.ABANDON_WEIGHT)
-    rows = LearnerArm.objects.values_list(
-        "field__key", "bucket", "shown", "answered", "skipped", "abandoned", "junk"
-    )
     arms = {
-        (key, bucket): learner.ArmCounts(
-            shown=shown, answered=answered, skipped=skipped, abandoned=abandoned, junk=junk
-        )
-        for key, bucket, shown, answered, skipped, abandoned, junk in rows
+        (arm.field.key, arm.bucket): arm.counts()
+        for arm in LearnerArm.objects.select_related("field")
     }
 
     def policy(context: Context) -> str | None:
@@ -78,7 +72,7 @@ def _learner_policy() -> Any:
             learner.Candidate(
                 field_key=key,
                 bucket=arms.get((key, bucket), learner.ArmCounts()),
-                overall=arms.get((key, ALL_BUCKETS), learner.ArmCounts()),
+                overall=arms.get((key, learner.OVERALL_BUCKET), learner.ArmCounts()),
             )
             for key in keys
         ]

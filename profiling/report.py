@@ -26,12 +26,11 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from .learner import ArmCounts, Candidate, LearnerSettings, posterior_mean
+from .learner import OVERALL_BUCKET, ArmCounts, Candidate, LearnerSettings, posterior_mean
 from .models import LearnerArm, Outcome, Position, ProfileField, ProfileQuestion, ProfileValue
 
 PERIODS: tuple[str, ...] = ("7", "30", "90", "all")
 DEFAULT_PERIOD = "30"
-ALL_CONTEXTS = "*"  # the LearnerArm bucket that counts every context
 CHART_DAYS = 30
 CONTEXTS_SHOWN = 12  # buckets listed besides "*", those with the most evidence first
 
@@ -166,15 +165,7 @@ class LearnerReport:
 
 
 def _counts(arm: LearnerArm | None) -> ArmCounts:
-    if arm is None:
-        return ArmCounts()
-    return ArmCounts(
-        shown=arm.shown,
-        answered=arm.answered,
-        skipped=arm.skipped,
-        abandoned=arm.abandoned,
-        junk=arm.junk,
-    )
+    return arm.counts() if arm is not None else ArmCounts()
 
 
 # The parts of learner.context_bucket, in words.
@@ -196,7 +187,7 @@ def context_label(bucket: str) -> str:
     """A context bucket in words, e.g. ``after_sign_in|mobile|evening|weekday|2-3`` as
     "Right after signing in · Mobile · Evening · Weekday · Sign-ins 2-3"; an unknown shape
     as it is."""
-    if bucket == ALL_CONTEXTS:
+    if bucket == OVERALL_BUCKET:
         return _("Every context")
     parts = bucket.split("|")
     if len(parts) != 5:
@@ -225,7 +216,7 @@ def learner_preferences(
         .select_related("field")
         .order_by("bucket", "field__order", "field__key")
     )
-    overall = {arm.field_id: arm for arm in arms if arm.bucket == ALL_CONTEXTS}
+    overall = {arm.field_id: arm for arm in arms if arm.bucket == OVERALL_BUCKET}
     by_bucket: dict[str, list[LearnerArm]] = defaultdict(list)
     for arm in arms:
         by_bucket[arm.bucket].append(arm)
@@ -237,7 +228,7 @@ def learner_preferences(
             candidate = Candidate(
                 field_key=arm.field.key,
                 bucket=counts,
-                overall=counts if bucket == ALL_CONTEXTS else _counts(overall.get(arm.field_id)),
+                overall=counts if bucket == OVERALL_BUCKET else _counts(overall.get(arm.field_id)),
             )
             answer_rate, abandon_rate = posterior_mean(candidate, settings)
             estimates.append(
@@ -260,9 +251,9 @@ def learner_preferences(
                 fields=tuple(estimates),
             )
         )
-    everywhere = [c for c in contexts if c.bucket == ALL_CONTEXTS]
+    everywhere = [c for c in contexts if c.bucket == OVERALL_BUCKET]
     others = sorted(
-        (c for c in contexts if c.bucket != ALL_CONTEXTS), key=lambda c: (-c.shown, c.bucket)
+        (c for c in contexts if c.bucket != OVERALL_BUCKET), key=lambda c: (-c.shown, c.bucket)
     )
     return LearnerReport(
         contexts=tuple(everywhere + others[:contexts_shown]),

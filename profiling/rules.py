@@ -24,9 +24,9 @@ from typing import Any
 from django.db.models import Count, Max, Q
 
 from ciam.claims import SCOPE_CLAIMS
+from consent.selectors import purposes_granted
 
-from .claims import purposes_granted
-from .models import AskRule, Outcome, ProfileField, ProfileQuestion
+from .models import AskRule, Outcome, ProfileField, ProfileQuestion, value_is_empty
 from .schema import schema_current
 
 SKIP_OUTCOMES = (Outcome.SKIPPED, Outcome.JUNK)
@@ -38,7 +38,6 @@ class FieldHistory:
 
     skips: int = 0
     last_skip_at: datetime | None = None
-    last_shown_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -56,7 +55,7 @@ def _values(user: Any) -> dict[str, Any]:
 
 
 def _filled(values: dict[str, Any], key: str) -> bool:
-    return values.get(key) not in (None, "", [], {})
+    return not value_is_empty(values.get(key))
 
 
 def required_missing(*, user: Any, application: Any) -> list[ProfileField]:
@@ -87,21 +86,17 @@ def required_missing(*, user: Any, application: Any) -> list[ProfileField]:
 
 
 def field_histories(*, user: Any) -> dict[int, FieldHistory]:
-    """Field id -> the user's skips and the last times a question about it was skipped and
-    shown (one aggregate query)."""
+    """Field id -> the user's skips of it and when the last one was (one aggregate query)."""
     rows = (
         ProfileQuestion.objects.filter(user=user, required=False)
         .values("field_id")
         .annotate(
             skips=Count("pk", filter=Q(outcome__in=SKIP_OUTCOMES)),
             last_skip_at=Max("decided_at", filter=Q(outcome__in=SKIP_OUTCOMES)),
-            last_shown_at=Max("shown_at"),
         )
     )
     return {
-        row["field_id"]: FieldHistory(
-            skips=row["skips"], last_skip_at=row["last_skip_at"], last_shown_at=row["last_shown_at"]
-        )
+        row["field_id"]: FieldHistory(skips=row["skips"], last_skip_at=row["last_skip_at"])
         for row in rows
     }
 

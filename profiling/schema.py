@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 from functools import cached_property
 
+from ciam.claims import STANDARD_CLAIMS
+
 from .models import AskRule, ClientProfileSettings, ProfileField
 
 SCHEMA_CACHE_SECONDS = 10.0
@@ -39,8 +41,9 @@ class Schema:
         return {field.claim: field for field in self.fields if field.claim}
 
     @cached_property
-    def by_id(self) -> dict[int, ProfileField]:
-        return {field.pk: field for field in self.fields}
+    def custom_claim_scopes(self) -> dict[str, str]:
+        """Custom (non-standard) claim -> the scope that releases it."""
+        return {f.claim: f.scope for f in self.fields if f.claim and f.claim not in STANDARD_CLAIMS}
 
 
 _cached: tuple[float, Schema] | None = None

@@ -6,6 +6,8 @@ from typing import Any
 
 from django.utils import translation
 
+from consent.selectors import purposes_granted
+
 from .models import ProfileField, ProfileQuestion, ProfileValue, ValueSource
 from .schema import schema_current
 
@@ -75,8 +77,6 @@ def profile_document(*, user: Any, language: str | None = None) -> dict[str, Any
 def account_fields(*, user: Any) -> list[ProfileField]:
     """The active fields the customer may fill in the account area (``editable``): those
     without a consent purpose, and those whose purpose the customer granted."""
-    from .claims import purposes_granted
-
     fields = list(schema_current().fields)
     needed = {f.purpose_id for f in fields if f.purpose_id}
     granted = purposes_granted(user=user, purpose_ids=needed) if needed else set()

@@ -21,7 +21,7 @@ from sessions_ctx.selectors import session_auth_state
 
 from .models import Position
 from .rules import required_missing
-from .services.questions import REQUIRED, note_get, note_put, question_decide
+from .services.questions import note_get, note_put, question_decide
 
 # Pages that belong to signing in itself, not interruptions of it.
 SIGN_IN_STEPS = {"sign_in", "second_factor"}
@@ -83,11 +83,3 @@ class ProfileRequiredStep(InteractionStep):
 
     def url(self, request: HttpRequest, pending: PendingAuthorization) -> str:
         return reverse("profiling:required", args=[pending.id])
-
-
-__all__ = [
-    "REQUIRED",
-    "ProfileQuestionBeforeReturnStep",
-    "ProfileQuestionStep",
-    "ProfileRequiredStep",
-]

@@ -19,7 +19,7 @@ from django.views.decorators.http import require_http_methods
 from ciam.interaction import PendingAuthorization, pending_save
 from ciam.interaction.pages import cancel_to_client, step_continue, step_page
 
-from .models import FieldType, Position, ValueSource
+from .models import FieldType, Position, ValueSource, value_is_empty
 from .question_forms import QuestionForm
 from .schema import schema_current
 from .selectors import account_fields
@@ -158,7 +158,7 @@ def account(request: HttpRequest) -> HttpResponse:
         changes = {
             key: value
             for key, value in form.raw_answers(request.POST).items()
-            if value not in (None, "", [], {}) or key in values
+            if not value_is_empty(value) or key in values
         }
         try:
             profile_update(user=request.user, changes=changes, source=ValueSource.ACCOUNT)

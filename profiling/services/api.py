@@ -12,8 +12,9 @@ from decimal import Decimal
 from typing import Any
 
 from ciam.api import ApiError, api_timestamp, invalid_request
+from consent.selectors import purposes_granted
 
-from ..claims import profile_completeness, purposes_granted
+from ..claims import profile_completeness
 from ..models import FieldType, ProfileField, ValueSource
 from ..schema import schema_current
 from ..selectors import profile_document

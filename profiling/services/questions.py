@@ -43,6 +43,7 @@ from ..models import (
     Position,
     ProfileQuestion,
     ValueSource,
+    value_is_empty,
 )
 from ..rules import Candidate, last_question_at, question_candidates, required_missing
 from ..schema import schema_current
@@ -50,7 +51,6 @@ from ..validation import FieldInvalid, FieldJunk
 from .values import ProfileInvalid, profile_update
 
 REQUIRED = "required"
-ALL_BUCKETS = "*"
 NOTE_KEY = "profile"
 OUTCOME_FIELD = {
     Outcome.ANSWERED: "answered",
@@ -164,16 +164,8 @@ def _learner_settings() -> learner.LearnerSettings:
     )
 
 
-def _arm_counts(arm: LearnerArm | None) -> learner.ArmCounts:
-    if arm is None:
-        return learner.ArmCounts()
-    return learner.ArmCounts(
-        shown=arm.shown,
-        answered=arm.answered,
-        skipped=arm.skipped,
-        abandoned=arm.abandoned,
-        junk=arm.junk,
-    )
+def _counts(arm: LearnerArm | None) -> learner.ArmCounts:
+    return arm.counts() if arm is not None else learner.ArmCounts()
 
 
 def _learner_candidates(
@@ -182,7 +174,8 @@ def _learner_candidates(
     arms = {
         (arm.field_id, arm.bucket): arm
         for arm in LearnerArm.objects.filter(
-            field_id__in=[c.field.pk for c in candidates], bucket__in=[bucket, ALL_BUCKETS]
+            field_id__in=[c.field.pk for c in candidates],
+            bucket__in=[bucket, learner.OVERALL_BUCKET],
         )
     }
     result = []
@@ -191,8 +184,8 @@ def _learner_candidates(
         result.append(
             learner.Candidate(
                 field_key=c.field.key,
-                bucket=_arm_counts(arms.get((c.field.pk, bucket))),
-                overall=_arm_counts(arms.get((c.field.pk, ALL_BUCKETS))),
+                bucket=_counts(arms.get((c.field.pk, bucket))),
+                overall=_counts(arms.get((c.field.pk, learner.OVERALL_BUCKET))),
                 skips=c.history.skips,
                 days_since_skip=(now - last_skip).total_seconds() / 86400 if last_skip else None,
             )
@@ -353,7 +346,7 @@ def question_show(*, user: Any, pending: Any, position: str, note: QuestionNote)
 
 def _arm_record(*, field_id: int, bucket: str, outcome: str, shown: bool = True) -> None:
     counter = OUTCOME_FIELD.get(Outcome(outcome))
-    for key in (bucket, ALL_BUCKETS):
+    for key in (bucket, learner.OVERALL_BUCKET):
         arm, _created = LearnerArm.objects.get_or_create(field_id=field_id, bucket=key)
         updates: dict[str, Any] = {"updated_at": timezone.now()}
         if shown:
@@ -398,10 +391,6 @@ class AnswerResult:
     errors: dict[str, FieldInvalid] = field(default_factory=dict)
 
 
-def _empty(value: Any) -> bool:
-    return value in (None, "", [], {})
-
-
 def question_answer(
     *, user: Any, pending: Any, position: str, note: QuestionNote, raw: Mapping[str, Any]
 ) -> AnswerResult:
@@ -415,15 +404,15 @@ def question_answer(
     """
     required = position == REQUIRED
     changes = {key: raw[key] for key in note.fields if key in raw}
-    if not required and all(_empty(value) for value in changes.values()):
+    if not required and all(value_is_empty(value) for value in changes.values()):
         return AnswerResult("skipped", question_skip(note=note))
-    given = {key: value for key, value in changes.items() if not _empty(value)}
+    given = {key: value for key, value in changes.items() if not value_is_empty(value)}
     errors: dict[str, FieldInvalid] = {}
     if required:
         errors = {
             key: FieldInvalid("required", gettext("Please fill this in."))
             for key, value in changes.items()
-            if _empty(value)
+            if value_is_empty(value)
         }
     try:
         profile_update(user=user, changes=given, source=ValueSource.QUESTION, client=pending.client)

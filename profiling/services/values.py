@@ -18,7 +18,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from ..models import Profile, ProfileField, ProfileValue, ValueSource
+from ..models import Profile, ProfileField, ProfileValue, ValueSource, value_is_empty
 from ..schema import schema_current, schema_forget
 from ..signals import profile_changed
 from ..validation import FieldInvalid, value_normalise
@@ -103,7 +103,7 @@ def profile_update(
     for key, value in normalised.items():
         profile_field = schema.by_key[key]
         current = values.get(key)
-        if keep_existing and current not in (None, "", [], {}):
+        if keep_existing and not value_is_empty(current):
             continue
         if value is None:
             if key in values:
