@@ -50,6 +50,10 @@ CSRF_TRUSTED_ORIGINS = env.list(
 )
 
 INSTALLED_APPS = [
+    # django-unfold themes the admin: listed before django.contrib.admin.
+    "unfold",
+    "unfold.contrib.filters",
+    "unfold.contrib.forms",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -69,6 +73,8 @@ INSTALLED_APPS = [
     "consent",
     "profiling",
     "sessions_ctx",
+    "audit",
+    "console",
 ]
 
 MIDDLEWARE = [
@@ -492,3 +498,20 @@ CIAM_PASSKEYS_OFFER_ENABLED = env.bool("CIAM_PASSKEYS_OFFER_ENABLED", default=Tr
 CIAM_OUTBOUND_ALLOW_PRIVATE_ADDRESSES = env.bool(
     "CIAM_OUTBOUND_ALLOW_PRIVATE_ADDRESSES", default=False
 )
+
+# --- Operators' console (console/, django-unfold) ---
+UNFOLD: dict[str, Any] = {
+    "SITE_TITLE": CIAM_BRAND_NAME,
+    "SITE_HEADER": CIAM_BRAND_NAME,
+    "DASHBOARD_CALLBACK": "console.dashboard.dashboard_callback",
+}
+# --- end console ---
+
+# --- Portal: profile, email and phone changes ---
+# --- end portal profile ---
+
+# --- Security notifications ---
+# --- end security notifications ---
+
+# --- Audit log (audit/) ---
+# --- end audit ---
