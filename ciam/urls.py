@@ -32,6 +32,8 @@ urlpatterns = [
     path("api/profile/", include("profiling.urls_api")),
     path("profile/", include("profiling.urls")),
     path("account/profile/", include("profiling.urls_account")),
+    path("account/phone/", include("accounts.phone.urls")),
+    path("account/", include("accounts.portal.urls")),
     path("account/mfa/", include("accounts.mfa.urls")),
     path("account/passkeys/", include("accounts.passkeys.urls")),
     path("account/privacy/", include("accounts.privacy.urls")),
