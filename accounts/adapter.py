@@ -7,6 +7,7 @@ from typing import Any
 from allauth.account.adapter import DefaultAccountAdapter
 from django.conf import settings
 from django.http import HttpRequest
+from django.utils import translation
 
 from sessions_ctx.services.logout import session_logout
 
@@ -25,3 +26,13 @@ class AccountAdapter(DefaultAccountAdapter):
             **context,
         }
         super().send_mail(template_prefix, email, context)
+
+    def send_notification_mail(
+        self, template_prefix: str, user: Any, context: Any = None, email: Any = None
+    ) -> None:
+        # Security notices in the customer's language (their profile's locale), else the
+        # request's.
+        from .mfa.notices import notice_language
+
+        with translation.override(notice_language(user=user) or translation.get_language()):
+            super().send_notification_mail(template_prefix, user, context, email)

@@ -85,6 +85,8 @@ class User(AbstractBaseUser, PermissionsMixin):
     class Meta:
         verbose_name = _("user")
         verbose_name_plural = _("users")
+        # The operators' dashboard counts sign-ups per day.
+        indexes = [models.Index(fields=["date_joined"], name="user_date_joined")]
 
     def __str__(self) -> str:
         return self.email

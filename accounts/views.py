@@ -5,12 +5,36 @@ from __future__ import annotations
 from typing import Any
 
 from allauth.account import views as allauth_views
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import resolve_url
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 
 from ciam.interaction import PendingAuthorization, pending_from_next_url
 
+from .steps import SignInStep
+
+
+def _safe_next(request: HttpRequest, url: str) -> str:
+    """``url`` when it stays on this site, else ""."""
+    if url and url_has_allowed_host_and_scheme(
+        url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return url
+    return ""
+
 
 class PendingRequestMixin:
-    """Puts the relying party's name (and login_hint) of the pending request on the page."""
+    """Puts the relying party's name (and login_hint) of the pending request on the page,
+    and sends a signed-in visitor on instead of showing an empty form (``signed_in_target``).
+    """
+
+    request: HttpRequest
+    # The sign-in page keeps its form for a signed-in user sent with a next page: pages
+    # that need a recent sign-in (adding a passkey, deleting the account) link here to
+    # "sign in again".
+    form_for_reauthentication = False
 
     def pending_request(self) -> PendingAuthorization | None:
         if not hasattr(self, "_pending"):
@@ -18,14 +42,40 @@ class PendingRequestMixin:
             self._pending = pending_from_next_url(self.request, next_url)
         return self._pending
 
+    def signed_in_target(self) -> str:
+        """Where a signed-in visitor of this page goes instead, or "" to show the form.
+
+        Part of an authorization: on to it when the session already satisfies its sign-in
+        (the pipeline goes on from there), the form when it asks for a new one (OIDC Core
+        3.1.2.1: prompt=login, max_age, an id_token_hint of someone else). Otherwise the
+        safe ``next`` or the portal's home page.
+        """
+        next_url = self.request.GET.get("next") or ""
+        pending = self.pending_request()
+        if pending is not None:
+            return next_url if SignInStep().is_satisfied(self.request, pending) else ""
+        safe_next = _safe_next(self.request, next_url)
+        if safe_next and self.form_for_reauthentication:
+            return ""
+        return safe_next or resolve_url(settings.LOGIN_REDIRECT_URL)
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if request.method == "GET" and request.user.is_authenticated:
+            target = self.signed_in_target()
+            if target:
+                return HttpResponseRedirect(target)
+        return super().dispatch(request, *args, **kwargs)  # type: ignore[misc]
+
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
-        context = super().get_context_data(**kwargs)
+        context = super().get_context_data(**kwargs)  # type: ignore[misc]
         pending = self.pending_request()
         context["client_name"] = pending.client_name if pending else ""
         return context
 
 
 class LoginView(PendingRequestMixin, allauth_views.LoginView):
+    form_for_reauthentication = True
+
     def get_initial(self) -> dict[str, Any]:
         initial = super().get_initial()
         pending = self.pending_request()
@@ -37,3 +87,21 @@ class LoginView(PendingRequestMixin, allauth_views.LoginView):
 
 class SignupView(PendingRequestMixin, allauth_views.SignupView):
     pass
+
+
+class ReauthenticateView(allauth_views.ReauthenticateView):
+    """allauth's "enter your password to continue", for customers who have one.
+
+    Without a usable password (signed up by email code, social login or a passkey) allauth
+    has no method left and refuses the page (PermissionDenied): they are sent to the
+    provider's own confirmation instead (stepup.views.reauthenticate: a passkey, the
+    authenticator app or an emailed code), which comes back to ``next``.
+    """
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        user = request.user
+        if user.is_authenticated and not user.has_usable_password():
+            next_url = _safe_next(request, request.GET.get("next") or "")
+            query = "?" + urlencode({"next": next_url}) if next_url else ""
+            return HttpResponseRedirect(reverse("stepup:reauthenticate") + query)
+        return super().dispatch(request, *args, **kwargs)

@@ -7,6 +7,7 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 from oauth2_provider.models import AbstractApplication
@@ -61,6 +62,40 @@ class SessionBoundRefreshTokens(models.TextChoices):
     ONLINE = "online", _("Those granted without offline_access (offline_access outlives it)")
     ALL = "all", _("All of them, offline_access too")
     NONE = "none", _("None: refresh tokens outlive the session")
+
+
+class ClientKind(models.TextChoices):
+    """What a client is, which decides its type, grants and redirect URIs (RFC 8252, RFC 9700).
+
+    - web: a server-side application, confidential, authorization code (PKCE allowed);
+    - spa: a browser application, public, authorization code with PKCE;
+    - native: a mobile or desktop application, public, authorization code with PKCE, redirect
+      URIs on loopback or a private-use scheme (RFC 8252 7.1, 7.3);
+    - machine: a back end acting for itself, confidential, client credentials only.
+    """
+
+    WEB = "web", _("Web application (server-side)")
+    SPA = "spa", _("Single-page application (in the browser)")
+    NATIVE = "native", _("Native application (mobile or desktop)")
+    MACHINE = "machine", _("Machine to machine (a back end, no user)")
+
+
+# The grants this provider offers (RFC 9700 2.1.2 and 2.4: no implicit, no password; no
+# hybrid or device code either). Discovery's grant_types_supported says the same.
+SUPPORTED_GRANT_TYPES = (
+    AbstractApplication.GRANT_AUTHORIZATION_CODE,
+    AbstractApplication.GRANT_CLIENT_CREDENTIALS,
+)
+GRANT_TYPE_CHOICES = [
+    (value, label)
+    for value, label in AbstractApplication.GRANT_TYPES
+    if value in SUPPORTED_GRANT_TYPES
+]
+
+# A client's own colour on the hosted pages: six hex digits, as <input type="color"> gives.
+BRAND_COLOR_VALIDATOR = RegexValidator(
+    r"^#[0-9a-fA-F]{6}$", _("Give a colour as # and six hex digits, such as #1f5fbf.")
+)
 
 
 class Application(AbstractApplication):
@@ -167,9 +202,82 @@ class Application(AbstractApplication):
         ),
     )
 
+    kind: models.CharField[str, str] = models.CharField(
+        _("kind"),
+        max_length=8,
+        choices=ClientKind.choices,
+        blank=True,
+        help_text=_(
+            "Sets the client type and grant: web (confidential, authorization code), "
+            "single-page and native (public, authorization code with PKCE), machine "
+            "(confidential, client credentials only). Empty: from the client type and grant."
+        ),
+    )
+    client_credentials_enabled: models.BooleanField[bool, bool] = models.BooleanField(
+        _("service account (client credentials too)"),
+        default=False,
+        help_text=_(
+            "A confidential client's back end may also get tokens for itself with the client "
+            "credentials grant. Never for public clients."
+        ),
+    )
+    allowed_scopes: models.TextField[str, str] = models.TextField(
+        _("allowed scopes"),
+        blank=True,
+        default="",
+        help_text=_("Scopes this client may ask for. None chosen: every scope of the provider."),
+    )
+    brand_color: models.CharField[str, str] = models.CharField(
+        _("brand colour"),
+        max_length=7,
+        blank=True,
+        validators=[BRAND_COLOR_VALIDATOR],
+        help_text=_(
+            "The accent colour of the hosted pages while users sign in "
+            "to this client (#rrggbb). Empty: the provider's."
+        ),
+    )
+    # Secret rotation (ciam/client_secrets.py): the hash replaced by the last rotation stays
+    # valid for CIAM_CLIENT_SECRET_GRACE_HOURS after ``client_secret_rotated_at``.
+    previous_client_secret: models.CharField[str, str] = models.CharField(
+        _("previous client secret"), max_length=255, blank=True, default="", editable=False
+    )
+    client_secret_rotated_at: models.DateTimeField[Any, Any] = models.DateTimeField(
+        _("client secret rotated at"), null=True, blank=True, editable=False
+    )
+
     class Meta(AbstractApplication.Meta):
         verbose_name = _("client application")
         verbose_name_plural = _("client applications")
+
+    @property
+    def allowed_scope_set(self) -> frozenset[str]:
+        """The scopes this client may ask for; empty: every scope of the provider."""
+        return frozenset((self.allowed_scopes or "").split())
+
+    def allows_grant_type(self, *grant_types: str) -> bool:
+        """The primary grant, or client credentials for a confidential client that has a
+        service account (DOT and oauthlib ask this for every grant)."""
+        if self.authorization_grant_type in grant_types:
+            return True
+        return (
+            AbstractApplication.GRANT_CLIENT_CREDENTIALS in grant_types
+            and self.client_credentials_enabled
+            and self.client_type == AbstractApplication.CLIENT_CONFIDENTIAL
+            and self.authorization_grant_type in SUPPORTED_GRANT_TYPES
+        )
+
+    def get_allowed_schemes(self) -> list[str]:
+        """Native clients may also redirect to a private-use scheme (RFC 8252 7.1)."""
+        schemes = list(super().get_allowed_schemes())
+        if self.kind == ClientKind.NATIVE:
+            for uri in (self.redirect_uris or "").split():
+                scheme = uri.split(":", 1)[0].lower() if ":" in uri else ""
+                if _PRIVATE_USE_SCHEME.match(scheme) and scheme not in schemes:
+                    schemes.append(scheme)
+            if "http" not in schemes:
+                schemes.append("http")  # loopback only (_clean_kind)
+        return schemes
 
     def clean(self) -> None:
         # DOT insists on OIDC_RSA_PRIVATE_KEY for RS256; our keys live in SigningKey rows.
@@ -188,6 +296,70 @@ class Application(AbstractApplication):
         self._clean_sector_identifier()
         self._clean_backchannel_logout_uri()
         self._clean_frontchannel_logout_uri()
+        self._clean_grants_and_kind()
+        self._clean_allowed_scopes()
+
+    def _clean_grants_and_kind(self) -> None:
+        # RFC 9700 2.1.2 and 2.4: implicit and password are not offered, nor hybrid or device.
+        errors: dict[str, list[Any]] = {}
+        if self.authorization_grant_type not in SUPPORTED_GRANT_TYPES:
+            errors.setdefault("authorization_grant_type", []).append(
+                _("This provider offers the authorization code and client credentials grants only.")
+            )
+        if not self.kind and not errors:
+            self.kind = client_kind_inferred(self)
+        public = self.client_type == AbstractApplication.CLIENT_PUBLIC
+        machine = self.authorization_grant_type == AbstractApplication.GRANT_CLIENT_CREDENTIALS
+        if machine:
+            self.client_credentials_enabled = False  # its primary grant already
+        elif public and self.client_credentials_enabled:
+            errors.setdefault("client_credentials_enabled", []).append(
+                _("A public client has no secret: it cannot use client credentials.")
+            )
+        if machine and public:
+            errors.setdefault("client_type", []).append(
+                _("The client credentials grant needs a confidential client.")
+            )
+        expected = (
+            _KIND_RULES.get(ClientKind(self.kind)) if self.kind in ClientKind.values else None
+        )
+        if expected is not None and not errors:
+            client_type, grant = expected
+            if (self.client_type, self.authorization_grant_type) != (client_type, grant):
+                errors.setdefault("kind", []).append(
+                    _("This kind of client is %(client_type)s with the %(grant)s grant.")
+                    % {
+                        "client_type": dict(AbstractApplication.CLIENT_TYPES)[client_type],
+                        "grant": dict(AbstractApplication.GRANT_TYPES)[grant],
+                    }
+                )
+        redirect_uris = (self.redirect_uris or "").split()
+        if self.kind == ClientKind.MACHINE and redirect_uris:
+            errors.setdefault("redirect_uris", []).append(
+                _("A machine client signs no user in: it has no redirect URIs.")
+            )
+        if self.kind == ClientKind.NATIVE:
+            for uri in redirect_uris:
+                if not native_redirect_uri_allowed(uri):
+                    errors.setdefault("redirect_uris", []).append(
+                        _(
+                            "%(uri)s: a native client redirects to a loopback address "
+                            "(http://127.0.0.1/...), a private-use scheme named after a "
+                            "domain (com.example.app:/callback) or https (RFC 8252)."
+                        )
+                        % {"uri": uri}
+                    )
+        if errors:
+            raise ValidationError(errors)
+
+    def _clean_allowed_scopes(self) -> None:
+        scopes = (self.allowed_scopes or "").split()
+        unknown = [scope for scope in scopes if scope not in oauth2_settings.SCOPES]
+        if unknown:
+            raise ValidationError(
+                {"allowed_scopes": _("Unknown scopes: %(scopes)s.") % {"scopes": " ".join(unknown)}}
+            )
+        self.allowed_scopes = " ".join(dict.fromkeys(scopes))
 
     def _clean_backchannel_logout_uri(self) -> None:
         # OIDC Back-Channel Logout 1.0 2.2: an absolute https URI (http allowed for development
@@ -240,6 +412,83 @@ class Application(AbstractApplication):
                     )
                 }
             )
+
+
+# Kind -> (client type, primary grant).
+_KIND_RULES = {
+    ClientKind.WEB: (
+        AbstractApplication.CLIENT_CONFIDENTIAL,
+        AbstractApplication.GRANT_AUTHORIZATION_CODE,
+    ),
+    ClientKind.SPA: (
+        AbstractApplication.CLIENT_PUBLIC,
+        AbstractApplication.GRANT_AUTHORIZATION_CODE,
+    ),
+    ClientKind.NATIVE: (
+        AbstractApplication.CLIENT_PUBLIC,
+        AbstractApplication.GRANT_AUTHORIZATION_CODE,
+    ),
+    ClientKind.MACHINE: (
+        AbstractApplication.CLIENT_CONFIDENTIAL,
+        AbstractApplication.GRANT_CLIENT_CREDENTIALS,
+    ),
+}
+
+# RFC 8252 7.1: a private-use URI scheme is a reverse domain name (com.example.app).
+_PRIVATE_USE_SCHEME = re.compile(r"^[a-z][a-z0-9+-]*(\.[a-z0-9+-]+)+$")
+_LOOPBACK_HOSTS = frozenset({"127.0.0.1", "[::1]", "::1", "localhost"})
+
+
+def is_private_use_scheme(scheme: str) -> bool:
+    """Whether ``scheme`` is a private-use URI scheme named after a domain (RFC 8252 7.1:
+    ``com.example.app``), as a native client's redirect URI may use."""
+    return bool(_PRIVATE_USE_SCHEME.match(scheme or ""))
+
+
+def client_kind_defaults(kind: str) -> tuple[str, str]:
+    """(client type, primary grant) of a kind of client (ClientKind)."""
+    return _KIND_RULES[ClientKind(kind)]
+
+
+def client_kind_inferred(application: AbstractApplication) -> str:
+    """The kind a client registered without one is: machine for client credentials, web for
+    other confidential clients, native for public ones with a loopback or private-use
+    redirect URI, else single-page."""
+    if application.authorization_grant_type == AbstractApplication.GRANT_CLIENT_CREDENTIALS:
+        return ClientKind.MACHINE
+    if application.client_type == AbstractApplication.CLIENT_CONFIDENTIAL:
+        return ClientKind.WEB
+    uris = (application.redirect_uris or "").split()
+    if any(_is_native_only_redirect(uri) for uri in uris):
+        return ClientKind.NATIVE
+    return ClientKind.SPA
+
+
+def _is_native_only_redirect(uri: str) -> bool:
+    try:
+        parts = urlsplit(uri)
+    except ValueError:
+        return False
+    if parts.scheme == "http":
+        return (parts.hostname or "") in ("127.0.0.1", "::1")
+    return bool(_PRIVATE_USE_SCHEME.match(parts.scheme))
+
+
+def native_redirect_uri_allowed(uri: str) -> bool:
+    """RFC 8252 7: a native app's redirect URI is a private-use scheme named after a domain
+    (7.1), https (7.2) or http on a loopback address (7.3), without fragment."""
+    try:
+        parts = urlsplit(uri)
+        parts.port  # noqa: B018 - raises ValueError for a port out of range
+    except ValueError:
+        return False
+    if parts.fragment:
+        return False
+    if parts.scheme == "https":
+        return bool(parts.hostname)
+    if parts.scheme == "http":
+        return (parts.hostname or "") in _LOOPBACK_HOSTS
+    return bool(_PRIVATE_USE_SCHEME.match(parts.scheme))
 
 
 class _LogoutUriMessages(NamedTuple):

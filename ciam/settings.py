@@ -369,6 +369,8 @@ CIAM_BRAND_LOGO_URL = env("CIAM_BRAND_LOGO_URL", default="")
 CIAM_BRAND_COLOR = env("CIAM_BRAND_COLOR", default="#1f5fbf")
 CIAM_SIGNING_KEY_FILE = env("CIAM_SIGNING_KEY_FILE", default="")
 CIAM_CLIENT_SECRET_KEY = env("CIAM_CLIENT_SECRET_KEY", default="")
+# Secret rotation: the previous client secret stays valid this long after a rotation.
+CIAM_CLIENT_SECRET_GRACE_HOURS = env.float("CIAM_CLIENT_SECRET_GRACE_HOURS", default=24)
 # Subject identifiers (ciam/subjects.py, OIDC Core 8): new clients' subject type, and the key
 # of pairwise subs (empty: derived from SECRET_KEY; changing it changes every pairwise sub).
 CIAM_DEFAULT_SUBJECT_TYPE = env("CIAM_DEFAULT_SUBJECT_TYPE", default="public")
@@ -500,18 +502,73 @@ CIAM_OUTBOUND_ALLOW_PRIVATE_ADDRESSES = env.bool(
 )
 
 # --- Operators' console (console/, django-unfold) ---
+# Dotted paths name console.theme functions unfold calls per request: brand name, logo and
+# palette follow CIAM_BRAND_*, words the operator's language, links their permissions.
 UNFOLD: dict[str, Any] = {
-    "SITE_TITLE": CIAM_BRAND_NAME,
-    "SITE_HEADER": CIAM_BRAND_NAME,
+    "SITE_TITLE": "console.theme.site_title",
+    "SITE_HEADER": "console.theme.site_header",
+    "SITE_SUBHEADER": "console.theme.site_subheader",
+    "SITE_ICON": "console.theme.site_icon",
+    "SITE_SYMBOL": "shield_person",
+    "SITE_URL": "/",
+    "SHOW_LANGUAGES": True,
+    "COLORS": {"primary": "console.theme.primary_palette"},
+    "STYLES": ["console.theme.admin_stylesheet"],
+    "SIDEBAR": {
+        "show_search": True,
+        "show_all_applications": True,
+        "navigation": "console.theme.sidebar_navigation",
+    },
     "DASHBOARD_CALLBACK": "console.dashboard.dashboard_callback",
 }
+# The admin's theme needs 'unsafe-eval' (Alpine.js) and inline styles: on /admin/ only.
+MIDDLEWARE.append("console.middleware.AdminContentSecurityPolicyMiddleware")
 # --- end console ---
 
 # --- Portal: profile, email and phone changes ---
+# Changing the email address (allauth): the new address is added unverified and becomes the
+# primary (sign-in) address only once its code is confirmed; the old one is then removed and,
+# with ACCOUNT_EMAIL_NOTIFICATIONS, told of the change (allauth email_changed notice).
+ACCOUNT_CHANGE_EMAIL = True
+# Back to the email page once the new address is confirmed.
+ACCOUNT_EMAIL_CONFIRMATION_AUTHENTICATED_REDIRECT_URL = "/accounts/email/"
+# Text messages (accounts/sms.py): console (default), file (CIAM_SMS_FILE_PATH) or locmem
+# (tests read accounts.sms.outbox); any other backend by its dotted path.
+CIAM_SMS_BACKEND = env("CIAM_SMS_BACKEND", default="accounts.sms.ConsoleBackend")
+CIAM_SMS_FILE_PATH = env("CIAM_SMS_FILE_PATH", default=str(VAR_DIR / "sms"))
+# Changing the mobile number (accounts/phone): a 6-digit code sent to the new number.
+CIAM_PHONE_CODE_SECONDS = env.int("CIAM_PHONE_CODE_SECONDS", default=600)
+CIAM_PHONE_MAX_ATTEMPTS = env.int("CIAM_PHONE_MAX_ATTEMPTS", default=5)
+CIAM_PHONE_RESEND_SECONDS = env.int("CIAM_PHONE_RESEND_SECONDS", default=30)
+CIAM_PHONE_SENDS_PER_HOUR = env.int("CIAM_PHONE_SENDS_PER_HOUR", default=5)
 # --- end portal profile ---
 
 # --- Security notifications ---
+# An email to the account's owner after every change of how it signs in: allauth's (password
+# changed, set or reset; email address changed or removed) and the provider's
+# (accounts/mfa/notices.py: two-step verification on or off, new recovery codes, a passkey
+# added or removed, an email address added), in the customer's profile language (the locale
+# claim) or else the language of the request that made the change.
+ACCOUNT_EMAIL_NOTIFICATIONS = True
 # --- end security notifications ---
 
 # --- Audit log (audit/) ---
+# The current request (address, browser, user) for entries recorded by signal receivers.
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django.contrib.auth.middleware.AuthenticationMiddleware") + 1,
+    "audit.middleware.AuditRequestMiddleware",
+)
 # --- end audit ---
+
+# --- Dashboard (console/dashboard.py, console/metrics.py) ---
+# Counts sign-in page views and classifies each sign-in by method once its view has finished.
+MIDDLEWARE.append("console.metrics.SignInMetricsMiddleware")
+# --- end dashboard ---
+
+# --- Portal layout (accounts/portal) ---
+# The portal's overview on the home page: a summary per section, computed only when a
+# template reads it (a lazy object).
+TEMPLATES[0]["OPTIONS"]["context_processors"].append(
+    "accounts.portal.context_processors.portal_overview"
+)
+# --- end portal layout ---

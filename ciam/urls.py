@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from .views import authorize, backchannel, discovery, logout, pages
+from .views import authorize, backchannel, discovery, favicon, logout, pages
 
 oidc_patterns = (
     [
@@ -26,6 +26,7 @@ oidc_patterns = (
 urlpatterns = [
     path("", pages.home, name="home"),
     path("brand.css", pages.brand_css, name="brand-css"),
+    path("favicon.ico", favicon.favicon, name="favicon"),
     path("", include(oidc_patterns)),
     path("", include("consent.urls")),
     path("api/consent/", include("consent.urls_api")),

@@ -7,7 +7,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from django.db.models import OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, Max, Min, OuterRef, Q, QuerySet, Subquery
+from django.utils import timezone
+from oauth2_provider.models import (
+    get_access_token_model,
+    get_application_model,
+    get_grant_model,
+    get_refresh_token_model,
+)
 
 from .models import (
     GRANTING_ACTIONS,
@@ -315,3 +322,141 @@ def connected_applications(*, user: Any) -> list[ConnectedApplication]:
         )
         for grant in grants
     ]
+
+
+# --- the Connected apps page: every client holding something of the user -------------------
+
+
+@dataclass(frozen=True)
+class AppPurpose:
+    """A purpose the user granted that a client may see, with the words they agreed to."""
+
+    key: str
+    version: PurposeVersion
+
+    def title_for(self, language: str) -> str:
+        return self.version.title_for(language)
+
+
+@dataclass(frozen=True)
+class ConnectedApp:
+    """A client holding a standing grant, tokens or an unredeemed code of the user: what it
+    may receive, which purposes it may rely on, since when and when it was last active."""
+
+    application: Any
+    scopes: list[str]
+    purposes: list[AppPurpose]
+    since: datetime | None
+    last_active: datetime | None
+    consented: bool  # a standing OAuth grant (first-party clients may hold tokens without)
+    active_tokens: int
+
+    @property
+    def id(self) -> int:
+        return int(self.application.pk)
+
+    @property
+    def name(self) -> str:
+        return str(self.application.name or self.application.client_id)
+
+
+def _earliest(*values: datetime | None) -> datetime | None:
+    present = [value for value in values if value is not None]
+    return min(present) if present else None
+
+
+def _latest(*values: datetime | None) -> datetime | None:
+    present = [value for value in values if value is not None]
+    return max(present) if present else None
+
+
+def connected_apps(*, user: Any, application_id: int | None = None) -> list[ConnectedApp]:
+    """Every client that holds something of ``user`` now, by name: a standing OAuth grant
+    (``Consent``), an unexpired access token, an unrevoked refresh token or an unredeemed
+    authorization code. First-party clients (which skip the consent screen) are listed too.
+    "Since" is the earliest of the grant, the client's first ledger record and its first
+    token or code still held; "last active" the latest token, refresh or code. With
+    ``application_id``, only that client (an empty list when it holds nothing)."""
+    if user is None or getattr(user, "pk", None) is None:
+        return []
+    now = timezone.now()
+    holders = {
+        "access": get_access_token_model().objects.filter(
+            user=user, expires__gt=now, application__isnull=False
+        ),
+        "refresh": get_refresh_token_model().objects.filter(user=user, revoked__isnull=True),
+        "code": get_grant_model().objects.filter(user=user, expires__gt=now),
+    }
+    consents = Consent.objects.filter(user=user, revoked_at__isnull=True)
+    if application_id is not None:
+        holders = {
+            kind: rows.filter(application_id=application_id) for kind, rows in holders.items()
+        }
+        consents = consents.filter(application_id=application_id)
+
+    scopes: dict[int, set[str]] = {}
+    first: dict[int, datetime | None] = {}
+    last: dict[int, datetime | None] = {}
+    tokens: dict[int, int] = {}
+    consented: set[int] = set()
+    for consent in consents.only("application_id", "scopes", "granted_at"):
+        app_id = consent.application_id
+        consented.add(app_id)
+        scopes.setdefault(app_id, set()).update(consent.scopes or [])
+        first[app_id] = _earliest(first.get(app_id), consent.granted_at)
+    for kind, rows in holders.items():
+        summary = (
+            rows.values("application_id")
+            .annotate(
+                first_at=Min("created"),
+                last_at=Max("created"),
+                updated_at=Max("updated"),
+                count=Count("pk"),
+            )
+            .values_list("application_id", "first_at", "last_at", "updated_at", "count")
+        )
+        for app_id, first_at, last_created, last_updated, count in summary:
+            first[app_id] = _earliest(first.get(app_id), first_at)
+            last[app_id] = _latest(last.get(app_id), last_created, last_updated)
+            scopes.setdefault(app_id, set())
+            if kind != "code":
+                tokens[app_id] = tokens.get(app_id, 0) + count
+        if kind != "refresh":  # a refresh token's scope is its access token's
+            for app_id, scope in rows.values_list("application_id", "scope").distinct():
+                scopes[app_id].update((scope or "").split())
+    if not scopes:
+        return []
+    for app_id, recorded_at in (
+        ConsentRecord.objects.filter(user=user, application_id__in=scopes)
+        .values("application_id")
+        .annotate(first_at=Min("at"))
+        .values_list("application_id", "first_at")
+    ):
+        first[app_id] = _earliest(first.get(app_id), recorded_at)
+    applications = get_application_model().objects.filter(pk__in=scopes)
+    apps = []
+    for application in applications:
+        records = (
+            latest_records(user=user, application=application)
+            .filter(action__in=GRANTING_ACTIONS)
+            .select_related("purpose", "version")
+            .order_by("purpose__key")
+        )
+        apps.append(
+            ConnectedApp(
+                application=application,
+                scopes=sorted(scopes[application.pk]),
+                purposes=[AppPurpose(record.purpose.key, record.version) for record in records],
+                since=first.get(application.pk),
+                last_active=last.get(application.pk),
+                consented=application.pk in consented,
+                active_tokens=tokens.get(application.pk, 0),
+            )
+        )
+    return sorted(apps, key=lambda app: (app.name.lower(), app.id))
+
+
+def connected_app(*, user: Any, application_id: int) -> ConnectedApp | None:
+    """One client of ``connected_apps``, or None when it holds nothing of ``user``."""
+    apps = connected_apps(user=user, application_id=application_id)
+    return apps[0] if apps else None

@@ -24,8 +24,11 @@ from ciam.interaction.pages import cancel_to_client, error_page, step_done, step
 from .models import ConsentChannel, ConsentRecord, Purpose, PurposeVersion
 from .receipts import receipt_jws
 from .selectors import (
+    ConnectedApp,
     PurposeDecision,
+    connected_app,
     connected_applications,
+    connected_apps,
     consent_history,
     consent_state,
     purposes_current,
@@ -300,3 +303,91 @@ def receipt(request: HttpRequest, receipt_id: str) -> HttpResponse:
     response = HttpResponse(receipt_jws(record), content_type="application/jwt")
     response["Content-Disposition"] = f'attachment; filename="consent-receipt-{record_id}.jwt"'
     return response
+
+
+# --- Connected apps: every client holding something of the user, and its removal ----------
+
+
+def _app_id(value: str) -> int | None:
+    """The application id in a URL, or None when it is not one (a tampered link)."""
+    return int(value) if value.isascii() and value.isdigit() and len(value) < 12 else None
+
+
+@dataclass(frozen=True)
+class AppOnPage:
+    """A connected app as the page shows it: scope and purpose names in the page's words."""
+
+    app: ConnectedApp
+    scopes: list[str]
+    purposes: list[str]
+
+
+def _on_page(app: ConnectedApp) -> AppOnPage:
+    language = page_language()
+    names = oauth2_settings.SCOPES
+    return AppOnPage(
+        app=app,
+        scopes=[str(names.get(scope, scope)) for scope in app.scopes],
+        purposes=[purpose.title_for(language) for purpose in app.purposes],
+    )
+
+
+def _app_not_found(request: HttpRequest) -> HttpResponse:
+    return error_page(
+        request,
+        "not_found",
+        _("That application has no access to your account (it may have been removed already)."),
+        404,
+    )
+
+
+@never_cache
+@login_required
+@require_GET
+def apps(request: HttpRequest) -> HttpResponse:
+    """Connected apps: each client that holds a grant, tokens or a code of yours (first-party
+    ones too), with the scopes it may use, the purposes you agreed to that it may rely on,
+    since when and when it last got a token; each removable."""
+    return render(
+        request,
+        "consent/apps.html",
+        {"apps": [_on_page(app) for app in connected_apps(user=request.user)]},
+    )
+
+
+@never_cache
+@login_required
+@require_http_methods(["GET", "POST"])
+def app_revoke(request: HttpRequest, app_id: str) -> HttpResponse:
+    """Remove an application's access: GET asks to confirm (no script needed), POST revokes
+    its grant, tokens and codes (consent.services.grants.consent_revoke) and is audited."""
+    application_id = _app_id(app_id)
+    app = (
+        connected_app(user=request.user, application_id=application_id)
+        if application_id is not None
+        else None
+    )
+    if app is None:
+        return _app_not_found(request)
+    if request.method == "GET":
+        return render(
+            request,
+            "consent/apps.html",
+            {"confirm": _on_page(app)},
+        )
+    if consent_revoke(user=request.user, application=app.application) is None:
+        # No standing grant (a first-party client): its tokens went all the same, and no
+        # consent_revoked signal recorded it.
+        from audit.services import audit_record
+
+        audit_record(
+            action="consent.client_revoked",
+            actor=request.user,
+            target=app.application,
+            changes={"client_id": app.application.client_id, "tokens_only": True},
+            request=request,
+        )
+    messages.success(
+        request, _("%(name)s no longer has access to your account.") % {"name": app.name}
+    )
+    return HttpResponseRedirect(reverse("consent:apps"))

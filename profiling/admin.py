@@ -17,6 +17,8 @@ from django.utils import timezone, translation
 from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
+from unfold.admin import ModelAdmin  # type: ignore[import-untyped]
+from unfold.widgets import UnfoldAdminTextareaWidget  # type: ignore[import-untyped]
 
 from . import report
 from .forms import ProfileFieldForm
@@ -48,9 +50,20 @@ def _schema_changed() -> None:
     transaction.on_commit(schema_forget)
 
 
+class ProfileFieldAdminForm(ProfileFieldForm):
+    """The schema form with the admin theme's text areas (they fit the column)."""
+
+    class Meta(ProfileFieldForm.Meta):
+        widgets = {
+            "choices": UnfoldAdminTextareaWidget(attrs={"rows": 6}),
+            "help_en": UnfoldAdminTextareaWidget(attrs={"rows": 2}),
+            "help_pt_br": UnfoldAdminTextareaWidget(attrs={"rows": 2}),
+        }
+
+
 @admin.register(ProfileField)
-class ProfileFieldAdmin(admin.ModelAdmin):
-    form = ProfileFieldForm
+class ProfileFieldAdmin(ModelAdmin):
+    form = ProfileFieldAdminForm
     list_display = (
         "key",
         "type",
@@ -160,7 +173,7 @@ class ProfileFieldAdmin(admin.ModelAdmin):
 
 
 @admin.register(AskRule)
-class AskRuleAdmin(admin.ModelAdmin):
+class AskRuleAdmin(ModelAdmin):
     list_display = ("name", "active", "position", "priority", "min_sign_ins", "field_keys")
     list_filter = ("active", "position", "transactional_only")
     search_fields = ("name", "fields__key")
@@ -186,7 +199,8 @@ class AskRuleAdmin(admin.ModelAdmin):
     )
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[AskRule]:
-        return super().get_queryset(request).prefetch_related("fields")
+        queryset: QuerySet[AskRule] = super().get_queryset(request)
+        return queryset.prefetch_related("fields")
 
     @admin.display(description=_("fields"))
     def field_keys(self, obj: AskRule) -> str:
@@ -194,7 +208,7 @@ class AskRuleAdmin(admin.ModelAdmin):
 
 
 @admin.register(ClientProfileSettings)
-class ClientProfileSettingsAdmin(admin.ModelAdmin):
+class ClientProfileSettingsAdmin(ModelAdmin):
     list_display = ("application", "transactional", "required_keys")
     list_filter = ("transactional",)
     list_select_related = ("application",)
@@ -203,7 +217,8 @@ class ClientProfileSettingsAdmin(admin.ModelAdmin):
     filter_horizontal = ("required_fields",)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[ClientProfileSettings]:
-        return super().get_queryset(request).prefetch_related("required_fields")
+        queryset: QuerySet[ClientProfileSettings] = super().get_queryset(request)
+        return queryset.prefetch_related("required_fields")
 
     @admin.display(description=_("required fields"))
     def required_keys(self, obj: ClientProfileSettings) -> str:
@@ -211,7 +226,7 @@ class ClientProfileSettingsAdmin(admin.ModelAdmin):
 
 
 @admin.register(ProfileValue)
-class ProfileValueAdmin(admin.ModelAdmin):
+class ProfileValueAdmin(ModelAdmin):
     """Values as customers, clients and imports gave them: read-only (operators change a
     profile through the services, which validate it); a value may be deleted."""
 
@@ -257,7 +272,7 @@ def _value_remove(value: ProfileValue) -> None:
     profile_value_remove(user=value.user, field=value.field)
 
 
-class LogAdmin(admin.ModelAdmin):
+class LogAdmin(ModelAdmin):
     """A log in admin: every field shown, nothing added, changed or deleted by hand."""
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
@@ -306,7 +321,7 @@ class LearnerDecisionAdmin(LogAdmin):
 
 
 @admin.register(Profile)
-class ProfileAdmin(admin.ModelAdmin):
+class ProfileAdmin(ModelAdmin):
     """A customer's profile, read-only: each value with its label and provenance."""
 
     list_display = ("user", "filled", "updated_at")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import phonenumbers
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -22,7 +23,7 @@ from ciam.interaction.pages import cancel_to_client, step_continue, step_page
 from .models import FieldType, Position, ValueSource, value_is_empty
 from .question_forms import QuestionForm
 from .schema import schema_current
-from .selectors import account_fields
+from .selectors import account_fields, account_values, value_provenance
 from .services.questions import (
     REQUIRED,
     note_get,
@@ -137,21 +138,41 @@ def _questions(form: QuestionForm, language: str, errors: dict[str, str]) -> lis
     return items
 
 
+def _phone_display(number: Any) -> str:
+    """A stored number (E.164) as people read it: ``+55 11 98765-4321``."""
+    if not isinstance(number, str) or not number:
+        return ""
+    try:
+        parsed = phonenumbers.parse(number, None)
+    except phonenumbers.NumberParseException:
+        return number
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+
+
+# The field holding the mobile number changes only once the new number is proven by a code
+# (accounts/phone, /account/phone/): the profile page shows it with a link there.
+VERIFIED_CHANGE_CLAIMS = frozenset({"phone_number"})
+
+
 @never_cache
 @login_required
 @require_http_methods(["GET", "POST"])
 def account(request: HttpRequest) -> HttpResponse:
     """The customer's profile in the account area: every field they may fill, saved with
-    provenance ``account``; an empty field removes its value."""
+    provenance ``account``, each shown with where its value came from; an empty field
+    removes its value. The mobile number is changed on its own page, by code."""
     language = _language()
     fields = account_fields(user=request.user)
+    verified_fields = [f for f in fields if f.claim in VERIFIED_CHANGE_CLAIMS]
+    form_fields = [f for f in fields if f.claim not in VERIFIED_CHANGE_CLAIMS]
     profile = getattr(request.user, "profile", None)
     values = dict(profile.values or {}) if profile is not None else {}
+    verified = set(profile.verified or []) if profile is not None else set()
     form = QuestionForm(
         request.POST or None,
-        fields=fields,
+        fields=form_fields,
         language=language,
-        initial=QuestionForm.initial_from(fields, values),
+        initial=QuestionForm.initial_from(form_fields, values),
     )
     errors: dict[str, str] = {}
     if request.method == "POST":
@@ -167,10 +188,34 @@ def account(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, _("Your profile was saved."))
             return HttpResponseRedirect(reverse("profile_account:edit"))
+    stored = account_values(user=request.user, fields=fields)
+    questions = _questions(form, language, errors)
+    for item in questions:
+        value = stored.get(item["key"])
+        item["provenance"] = value_provenance(value) if value is not None else ""
+        if item["provenance"] and not item["group"]:
+            attrs = item["inputs"][0].field.widget.attrs
+            described = [attrs.get("aria-describedby", ""), f"{item['key']}-provenance"]
+            attrs["aria-describedby"] = " ".join(part for part in described if part)
     return render(
         request,
         "profiling/account.html",
-        {"questions": _questions(form, language, errors), "errors": errors},
+        {
+            "questions": questions,
+            "errors": errors,
+            "verified_fields": [
+                {
+                    "key": field.key,
+                    "label": field.label_for(language),
+                    "value": _phone_display(values.get(field.key)),
+                    "verified": field.key in verified,
+                    "provenance": value_provenance(stored[field.key])
+                    if field.key in stored
+                    else "",
+                }
+                for field in verified_fields
+            ],
+        },
         status=400 if errors else 200,
     )
 

@@ -11,16 +11,17 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin, messages
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
+from unfold.admin import ModelAdmin, TabularInline  # type: ignore[import-untyped]
 
 from .models import BrowserSession, EndReason, RiskDecision, RiskPolicy, RiskRule, UserDevice
 from .services.sessions import session_revoke
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin(ModelAdmin):
     """Rows written by the provider itself: operators look, never add or edit."""
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
@@ -50,15 +51,16 @@ class SessionStateFilter(admin.SimpleListFilter):
 
 @admin.action(description=_("Sign out selected sessions"), permissions=["change"])
 def sign_out_sessions(
-    modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[BrowserSession]
+    modeladmin: ModelAdmin, request: HttpRequest, queryset: QuerySet[BrowserSession]
 ) -> None:
     """Each selected active session ends: its browser is signed out, its tokens revoked and
     its clients told (back-channel logout)."""
-    ended = sum(
-        1
-        for record in queryset.filter(ended_at__isnull=True)
-        if session_revoke(record=record, reason=EndReason.REVOKED_BY_OPERATOR)
-    )
+    ended = 0
+    for record in queryset.filter(ended_at__isnull=True):
+        if session_revoke(record=record, reason=EndReason.REVOKED_BY_OPERATOR):
+            ended += 1
+            # The admin log (and through it the audit log) names the operator who did it.
+            modeladmin.log_change(request, record, "Signed out by an operator.")
     modeladmin.message_user(
         request,
         ngettext("%(count)d session signed out.", "%(count)d sessions signed out.", ended)
@@ -89,7 +91,7 @@ class BrowserSessionAdmin(ReadOnlyAdmin):
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         # Signing out (the list's action) needs the change permission; a session's own page
         # stays read-only for everyone.
-        return obj is None and admin.ModelAdmin.has_change_permission(self, request, obj)
+        return obj is None and ModelAdmin.has_change_permission(self, request, obj)
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         return [field.name for field in self.model._meta.fields if field.name != "session_key"]
@@ -126,14 +128,25 @@ class RiskDecisionAdmin(ReadOnlyAdmin):
         return ", ".join(obj.finding_codes) or "-"
 
 
-class RiskRuleInline(admin.TabularInline):
+class RiskRuleInline(TabularInline):
     model = RiskRule
     extra = 1
 
 
+@admin.register(RiskRule)
+class RiskRuleAdmin(ModelAdmin):
+    """Every policy's rules in one list (each policy's page edits its own inline)."""
+
+    list_display = ("__str__", "policy", "finding", "min_confidence", "action")
+    list_filter = ("finding", "min_confidence", "action", "policy")
+    list_select_related = ("policy",)
+    search_fields = ("policy__name", "finding")
+    ordering = ("policy__name", "finding", "min_confidence")
+
+
 @admin.register(RiskPolicy)
-class RiskPolicyAdmin(admin.ModelAdmin):
-    list_display = ("name", "client")
+class RiskPolicyAdmin(ModelAdmin):
+    list_display = ("name", "client", "rule_count")
     search_fields = ("name", "application__name", "application__client_id")
     raw_id_fields = ("application",)
     inlines = (RiskRuleInline,)
@@ -142,10 +155,20 @@ class RiskPolicyAdmin(admin.ModelAdmin):
     def client(self, obj: RiskPolicy) -> str:
         return str(obj.application) if obj.application_id else str(_("Default (every client)"))
 
+    def get_queryset(self, request: HttpRequest) -> QuerySet[RiskPolicy]:
+        queryset: QuerySet[RiskPolicy] = super().get_queryset(request)
+        return queryset.annotate(rule_total=Count("rules"))
+
+    @admin.display(description=_("rules"), ordering="rule_total")
+    def rule_count(self, obj: Any) -> int:
+        return int(obj.rule_total)
+
 
 @admin.register(UserDevice)
 class UserDeviceAdmin(ReadOnlyAdmin):
     list_display = ("user", "label", "first_seen_at", "last_seen_at")
+    list_filter = ("last_seen_at",)
     list_select_related = ("user",)
     search_fields = ("user__email", "label")
+    date_hierarchy = "last_seen_at"
     readonly_fields = ("user", "device_id", "label", "first_seen_at", "last_seen_at")

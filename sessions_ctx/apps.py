@@ -5,7 +5,7 @@ from django.utils.translation import gettext_lazy as _
 class SessionsCtxConfig(AppConfig):
     name = "sessions_ctx"
     label = "sessions_ctx"
-    verbose_name = _("Sessions")
+    verbose_name = _("Sessions and risk")
 
     def ready(self) -> None:
         from django.contrib.auth.signals import user_login_failed

@@ -8,8 +8,10 @@ sessions to the code page first.
 
 Exempt: the OpenID Provider endpoints (namespace ``oidc``: the pipeline decides there, and
 token, userinfo and logout carry no page), the code pages themselves, signing in again or
-out, and switching language. Unauthenticated requests and users without an authenticator
-app pass untouched, after a check of the URL name (no query).
+out, switching language, and what the code page itself loads or browsers fetch on their own
+(the brand style sheet, static files, favicon.ico, robots.txt): redirected, the code page
+would lose its brand colour. Unauthenticated requests and users without an authenticator
+app pass untouched, after a check of the URL name and path (no query).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
 from .decorators import second_factor_redirect
@@ -30,11 +33,24 @@ EXEMPT_VIEW_NAMES = frozenset(
         "account_login",
         "account_logout",
         "set_language",
+        # Loaded by the code page itself (its brand colour) or by browsers on their own.
+        "brand-css",
+        "favicon",
+        "robots",
+        "javascript-catalog",
         # A passkey sign-in is stronger than the code it would otherwise be sent to enter.
         "passkeys:authenticate-begin",
         "passkeys:authenticate-complete",
     }
 )
+
+# Files every page loads or browsers fetch unasked, whatever their URL name (or none).
+EXEMPT_PATHS = frozenset({"/brand.css", "/favicon.ico", "/robots.txt"})
+
+
+def _exempt_path(path: str) -> bool:
+    static_url = str(settings.STATIC_URL or "")
+    return path in EXEMPT_PATHS or (static_url.startswith("/") and path.startswith(static_url))
 
 
 class SecondFactorMiddleware:
@@ -56,6 +72,8 @@ class SecondFactorMiddleware:
     ) -> HttpResponse | None:
         user = getattr(request, "user", None)
         if user is None or not user.is_authenticated:
+            return None
+        if _exempt_path(request.path_info):
             return None
         match = request.resolver_match
         if match is not None and (

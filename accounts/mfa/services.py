@@ -32,6 +32,7 @@ from .constants import (
     SESSION_KEY_VERIFIED,
     TOTP_DEVICE_NAME,
 )
+from .notices import security_notice_send
 from .selectors import (
     failure_limits,
     remembered_device_fingerprint,
@@ -40,6 +41,7 @@ from .selectors import (
     totp_verified_in_session,
     user_failure_counter,
 )
+from .signals import recovery_codes_generated, second_factor_disabled, second_factor_enabled
 
 
 class CodeCheck(enum.Enum):
@@ -217,13 +219,8 @@ def recovery_code_new() -> str:
     return "".join(secrets.choice(RECOVERY_CODE_ALPHABET) for _ in range(RECOVERY_CODE_LENGTH))
 
 
-@transaction.atomic
-def recovery_codes_generate(*, user: AbstractBaseUser) -> list[str]:
-    """Replace the user's recovery codes with ``CIAM_MFA_RECOVERY_CODE_COUNT`` new ones.
-
-    The old codes stop working at once, and so does every remembered browser (the device row
-    is part of their fingerprint). The codes are returned to be shown once.
-    """
+def _recovery_codes_replace(user: AbstractBaseUser) -> list[str]:
+    """Delete the user's recovery codes and store new ones (call inside a transaction)."""
     StaticDevice.objects.filter(user=user).delete()
     device = StaticDevice.objects.create(user=user, name=RECOVERY_DEVICE_NAME, confirmed=True)
     codes: list[str] = []
@@ -235,12 +232,37 @@ def recovery_codes_generate(*, user: AbstractBaseUser) -> list[str]:
     return [format_recovery_code(code) for code in codes]
 
 
+def recovery_codes_generate(
+    *, user: AbstractBaseUser, request: HttpRequest | None = None
+) -> list[str]:
+    """Replace the user's recovery codes with ``CIAM_MFA_RECOVERY_CODE_COUNT`` new ones.
+
+    The old codes stop working at once, and so does every remembered browser (the device row
+    is part of their fingerprint). The codes are returned to be shown once. The owner is
+    told by email, then ``signals.recovery_codes_generated`` is sent.
+    """
+    with transaction.atomic():
+        codes = _recovery_codes_replace(user)
+    security_notice_send(
+        request=request,
+        user=user,
+        notice="recovery_codes_generated",
+        manage_url_name="mfa:overview",
+    )
+    recovery_codes_generated.send(
+        sender=StaticDevice, request=request, user=user, count=len(codes), initial=False
+    )
+    return codes
+
+
 def totp_confirm(*, request: HttpRequest, code: str) -> tuple[CodeCheck, list[str]]:
     """Confirm the authenticator being set up with a code it shows now.
 
     Only then is the device confirmed and the second factor required at sign-in. The
     verified code also counts as a second factor for this session. Returns the new
-    recovery codes (shown once), or an empty list when the code was not accepted.
+    recovery codes (shown once), or an empty list when the code was not accepted. The owner
+    is told by email (one mail: the first recovery codes come with the app), then
+    ``signals.second_factor_enabled`` and ``signals.recovery_codes_generated`` are sent.
     """
     user = request.user
     device = totp_device_unconfirmed(user=user)
@@ -258,18 +280,35 @@ def totp_confirm(*, request: HttpRequest, code: str) -> tuple[CodeCheck, list[st
     with transaction.atomic():
         TOTPDevice.objects.filter(user=user).exclude(pk=device.pk).delete()
         TOTPDevice.objects.filter(pk=device.pk).update(confirmed=True)
-        codes = recovery_codes_generate(user=user)
+        codes = _recovery_codes_replace(user)
     failed_attempts_clear_user(request=request)
     _session_add_second_factor(request)
+    device.confirmed = True
+    security_notice_send(
+        request=request, user=user, notice="second_factor_enabled", manage_url_name="mfa:overview"
+    )
+    second_factor_enabled.send(sender=TOTPDevice, request=request, user=user, device=device)
+    recovery_codes_generated.send(
+        sender=StaticDevice, request=request, user=user, count=len(codes), initial=True
+    )
     return result, codes
 
 
-@transaction.atomic
-def totp_disable(*, user: AbstractBaseUser) -> None:
+def totp_disable(*, user: AbstractBaseUser, request: HttpRequest | None = None) -> None:
     """Remove the authenticator app and the recovery codes: sign-in is one factor again and
-    every remembered browser is forgotten. Callers re-authenticate the user first."""
-    TOTPDevice.objects.filter(user=user).delete()
-    StaticDevice.objects.filter(user=user).delete()
+    every remembered browser is forgotten. Callers re-authenticate the user first. The owner
+    is told by email, then ``signals.second_factor_disabled`` is sent (only when two-step
+    verification was on)."""
+    with transaction.atomic():
+        was_on = TOTPDevice.objects.filter(user=user, confirmed=True).exists()
+        TOTPDevice.objects.filter(user=user).delete()
+        StaticDevice.objects.filter(user=user).delete()
+    if not was_on:
+        return
+    security_notice_send(
+        request=request, user=user, notice="second_factor_disabled", manage_url_name="mfa:overview"
+    )
+    second_factor_disabled.send(sender=TOTPDevice, request=request, user=user)
 
 
 # --- remembered browsers ----------------------------------------------------------------------

@@ -169,7 +169,7 @@ def totp_remove(request: HttpRequest) -> HttpResponse:
         return HttpResponseRedirect(reverse("mfa:overview"))
 
     def turn_off() -> HttpResponse:
-        totp_disable(user=request.user)
+        totp_disable(user=request.user, request=request)
         messages.success(request, _("Two-step verification is off."))
         return HttpResponseRedirect(reverse("mfa:overview"))
 
@@ -229,7 +229,9 @@ def recovery_codes(request: HttpRequest) -> HttpResponse:
         return HttpResponseRedirect(reverse("mfa:overview"))
 
     def make_new_codes() -> HttpResponse:
-        request.session[SESSION_KEY_NEW_RECOVERY_CODES] = recovery_codes_generate(user=request.user)
+        request.session[SESSION_KEY_NEW_RECOVERY_CODES] = recovery_codes_generate(
+            user=request.user, request=request
+        )
         return HttpResponseRedirect(reverse("mfa:recovery-codes"))
 
     return _after_reauthentication(

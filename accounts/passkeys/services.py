@@ -58,6 +58,7 @@ from sessions_ctx.services.reauthentication import (
     session_reauthenticate,
 )
 
+from ..mfa.notices import security_notice_send
 from .app_settings import app_settings
 from .constants import (
     AMR_HARDWARE_KEY,
@@ -263,7 +264,8 @@ def passkey_register_complete(
     credential: Mapping[str, Any],
     name: str = "",
 ) -> Passkey:
-    """Verify the browser's answer to ``passkey_register_begin`` and keep the passkey."""
+    """Verify the browser's answer to ``passkey_register_begin`` and keep the passkey; its
+    owner is told by email (mfa.notices), then ``signals.passkey_registered`` is sent."""
     challenge, state = _take_checked_challenge(
         request, credential, key=SESSION_KEY_REGISTRATION, kind=ClientDataType.WEBAUTHN_CREATE
     )
@@ -306,6 +308,13 @@ def passkey_register_complete(
         raise PasskeyError(
             "already_registered", _("This passkey is already registered.")
         ) from error
+    security_notice_send(
+        request=request,
+        user=user,
+        notice="passkey_added",
+        manage_url_name="passkeys:manage",
+        context={"passkey_name": passkey.name},
+    )
     passkey_registered.send(sender=Passkey, request=request, user=user, passkey=passkey)
     return passkey
 
@@ -596,7 +605,8 @@ def passkey_remove(*, request: HttpRequest, user: AbstractBaseUser, passkey_id: 
     """Remove one of ``user``'s passkeys.
 
     Needs a recent sign-in, and is refused when the passkey is the user's last way in (no
-    usable password and no other passkey). LookupError when the passkey is not theirs.
+    usable password and no other passkey). LookupError when the passkey is not theirs. The
+    owner is told by email (mfa.notices), then ``signals.passkey_removed`` is sent.
     """
     passkey = (
         Passkey.objects.select_for_update()
@@ -616,6 +626,13 @@ def passkey_remove(*, request: HttpRequest, user: AbstractBaseUser, passkey_id: 
             ),
         )
     passkey.delete()
+    security_notice_send(
+        request=request,
+        user=user,
+        notice="passkey_removed",
+        manage_url_name="passkeys:manage",
+        context={"passkey_name": passkey.name},
+    )
     passkey_removed.send(sender=Passkey, request=request, user=user, passkey=passkey)
     return passkey
 

@@ -1,4 +1,11 @@
-from django.urls import URLPattern, path  # noqa: F401
+from __future__ import annotations
+
+from django.urls import path
+
+from . import views
 
 app_name = "phone"
-urlpatterns: list[URLPattern] = []
+urlpatterns = [
+    path("", views.change, name="change"),
+    path("verify/", views.verify, name="verify"),
+]

@@ -14,6 +14,7 @@ from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
+from unfold.admin import ModelAdmin  # type: ignore[import-untyped]
 
 from .models import ErasureRequest
 from .services import account_erase, user_is_erasable
@@ -21,12 +22,12 @@ from .services import account_erase, user_is_erasable
 
 @admin.action(description=gettext_lazy("Erase selected accounts now"), permissions=["delete"])
 def erase_accounts(
-    modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[AbstractBaseUser]
+    modeladmin: ModelAdmin, request: HttpRequest, queryset: QuerySet[AbstractBaseUser]
 ) -> HttpResponse | None:
     """A confirmation page first; on confirming, each account is erased at once through
     accounts.privacy.services.account_erase, the operator recorded as the actor (on the
     erasure request and in the admin log)."""
-    operator = request.user
+    operator: Any = request.user  # a staff user: the admin site checked it
     users = list(queryset)
     refused = [user for user in users if not user_is_erasable(user=user, operator=operator)]
     users = [user for user in users if user_is_erasable(user=user, operator=operator)]
@@ -64,11 +65,11 @@ def erase_accounts(
         "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
         "action_name": "erase_accounts",
     }
-    return TemplateResponse(request, "privacy/admin_erase_confirm.html", context)
+    return TemplateResponse(request, "admin/privacy/erase_confirm.html", context)
 
 
 @admin.register(ErasureRequest)
-class ErasureRequestAdmin(admin.ModelAdmin):
+class ErasureRequestAdmin(ModelAdmin):
     """The record of deletions: read-only (requests come from customers or the action)."""
 
     list_display = (
@@ -82,6 +83,8 @@ class ErasureRequestAdmin(admin.ModelAdmin):
     )
     list_filter = ("requested_by", "completed_at", "cancelled_at")
     search_fields = ("subject", "user__email")
+    date_hierarchy = "requested_at"
+    ordering = ("-requested_at",)
     fields = list_display
     readonly_fields = list_display
 

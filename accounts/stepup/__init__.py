@@ -10,5 +10,7 @@ says what meets it, by the customer's methods:
   already that proof).
 
 ``steps.RiskStep`` asks for it inside an authorization request (with the client's own risk
-policy), the sessions_ctx middleware sends account pages to ``views.session_page``.
+policy), the sessions_ctx middleware sends account pages to ``views.session_page``, and
+``views.reauthenticate`` is the re-authentication of customers without a password (allauth's
+page asks for one; accounts.views.ReauthenticateView sends them here).
 """

@@ -52,7 +52,7 @@ WRONG_CODE = {
 def _page(
     request: HttpRequest,
     *,
-    state: RiskState,
+    state: RiskState | None,
     next_url: str,
     action_url: str,
     pending: PendingAuthorization | None,
@@ -99,7 +99,8 @@ def _page(
             )
         elif not step_up_email_sent(request):
             step_up_email_send(request=request)
-    reasons = [finding_reason(finding.code, finding.params) for finding in state.findings]
+    findings = state.findings if state is not None else ()
+    reasons = [finding_reason(finding.code, finding.params) for finding in findings]
     return render(
         request,
         "accounts/stepup/confirm.html",
@@ -162,5 +163,28 @@ def session_page(request: HttpRequest) -> HttpResponse:
         state=state,
         next_url=next_url,
         action_url=reverse("stepup:session") + "?" + urlencode({"next": next_url}),
+        pending=None,
+    )
+
+
+@never_cache
+@login_required
+@require_http_methods(["GET", "POST"])
+def reauthenticate(request: HttpRequest) -> HttpResponse:
+    """Confirm it's you before a sensitive change, for a customer without a password
+    (signed up by email code, social login or a passkey): allauth's re-authentication page
+    asks for a password, so it sends them here. The same methods as a step-up (a passkey,
+    the authenticator app, else a code emailed to the account's address); success moves
+    the session's authentication time to now (a re-authentication, see
+    sessions_ctx.services.reauthentication) and goes on to ``next``. "Cancel" signs out."""
+    next_url = safe_next_url(request, request.GET.get("next") or request.POST.get("next") or "")
+    if request.method == "POST" and request.POST.get("action") == "cancel":
+        session_end(request=request, reason=EndReason.SIGNED_OUT)
+        return HttpResponseRedirect(reverse("account_login"))
+    return _page(
+        request,
+        state=None,
+        next_url=next_url,
+        action_url=reverse("stepup:reauthenticate") + "?" + urlencode({"next": next_url}),
         pending=None,
     )

@@ -10,10 +10,13 @@ adds to DOT.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import uuid
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote_plus, urlsplit
 
 from django.db import router, transaction
 from django.utils import timezone
@@ -32,7 +35,8 @@ from oauth2_provider.settings import oauth2_settings
 from oauthlib.oauth2.rfc6749.errors import InvalidGrantError, UnsupportedResponseTypeError
 
 from ..claims import CLAIMS_SUPPORTED, user_claims
-from ..models import AuthorizationContext
+from ..client_secrets import client_secret_previous_matches
+from ..models import AuthorizationContext, ClientKind
 from .claim_sources import claim_source_for, with_provided_claims
 from .client_cache import application_cache_get, application_cache_put
 from .id_tokens import id_token_algorithm, sign_id_token, signing_jwk_for, verify_id_token
@@ -66,6 +70,18 @@ USER_SCOPES = frozenset(
 MACHINE_SCOPES = frozenset({"consent:read", "consent:write", "profile:read", "profile:write"})
 
 
+def _loopback_without_port(uri: str) -> tuple[str, str, str, str] | None:
+    """(scheme, host, path, query) of an http loopback IP URI (RFC 8252 7.3), else None."""
+    try:
+        parts = urlsplit(uri)
+        parts.port  # noqa: B018 - raises ValueError for a port out of range
+    except ValueError:
+        return None
+    if parts.scheme != "http" or parts.hostname not in ("127.0.0.1", "::1") or parts.fragment:
+        return None
+    return (parts.scheme, parts.hostname, parts.path, parts.query)
+
+
 class CIAMValidator(OAuth2Validator):
     # DOT drops claims missing from this table; ours come from ciam/claims.py instead.
     oidc_claim_scope = None
@@ -88,6 +104,38 @@ class CIAMValidator(OAuth2Validator):
         if application is not None:
             application_cache_put(application)
         return application
+
+    def authenticate_client(self, request: OAuthlibRequest, *args: Any, **kwargs: Any) -> bool:
+        """client_secret_basic, then client_secret_post (RFC 6749 2.3.1), as DOT does; during
+        the grace period after a rotation (ciam/client_secrets.py) the replaced secret too."""
+        if super().authenticate_client(request, *args, **kwargs):
+            return True
+        client = request.client
+        if client is None or not getattr(client, "previous_client_secret", ""):
+            return False
+        for client_id, secret in self._presented_credentials(request):
+            if client_id == client.client_id and client_secret_previous_matches(client, secret):
+                return True
+        return False
+
+    def _presented_credentials(self, request: OAuthlibRequest) -> list[tuple[str, str]]:
+        """The (client_id, client_secret) pairs of the Authorization header (Basic) and of
+        the body, each when present and well formed."""
+        presented: list[tuple[str, str]] = []
+        auth_string = self._extract_basic_auth(request)
+        if auth_string:
+            try:
+                encoding = getattr(request, "encoding", None) or "utf-8"
+                decoded = base64.b64decode(auth_string).decode(encoding)
+                client_id, secret = map(unquote_plus, decoded.split(":", 1))
+                presented.append((client_id, secret))
+            except (TypeError, ValueError, LookupError, binascii.Error, UnicodeDecodeError):
+                pass
+        body_id = getattr(request, "client_id", None)
+        body_secret = getattr(request, "client_secret", None)
+        if isinstance(body_id, str) and isinstance(body_secret, str) and body_secret:
+            presented.append((body_id, body_secret))
+        return presented
 
     def is_pkce_required(self, client_id: str, request: OAuthlibRequest) -> bool:
         """RFC 9700 2.1.1: PKCE for public clients; optional for confidential ones."""
@@ -191,8 +239,17 @@ class CIAMValidator(OAuth2Validator):
     def validate_redirect_uri(
         self, client_id: str, redirect_uri: str, request: OAuthlibRequest, *args: Any, **kwargs: Any
     ) -> bool:
-        """OIDC Core 3.1.2.1: simple string comparison with a registered redirect URI."""
-        return redirect_uri in request.client.redirect_uris.split()
+        """OIDC Core 3.1.2.1: simple string comparison with a registered redirect URI; for a
+        native client's loopback redirect URI any port (RFC 8252 7.3)."""
+        registered = request.client.redirect_uris.split()
+        if redirect_uri in registered:
+            return True
+        if getattr(request.client, "kind", "") != ClientKind.NATIVE:
+            return False
+        portless = _loopback_without_port(redirect_uri)
+        return portless is not None and any(
+            _loopback_without_port(uri) == portless for uri in registered
+        )
 
     def validate_bearer_token(
         self, token: str, scopes: list[str], request: OAuthlibRequest
@@ -220,6 +277,24 @@ class CIAMValidator(OAuth2Validator):
             and client.authorization_grant_type == AbstractApplication.GRANT_CLIENT_CREDENTIALS
         )
 
+    def _user_scopes_refused(self, client: AbstractApplication | None, request: Any) -> bool:
+        """A machine client, or a client credentials request (the service account of a web
+        client): the client acts for no user, the user-data scopes mean nothing for it."""
+        return (
+            self._is_machine_client(client)
+            or getattr(request, "grant_type", None) == "client_credentials"
+        )
+
+    def _machine_scopes_refused(self, client: AbstractApplication | None, request: Any) -> bool:
+        """Any request but a client credentials token request: the back-end API scopes reach
+        every user's records, which no client acting for one signed-in user may. (A
+        ``grant_type`` smuggled into an authorization request only refuses more.)"""
+        if self._is_machine_client(client):
+            return False
+        return getattr(request, "grant_type", None) != "client_credentials" or bool(
+            getattr(request, "response_type", None)
+        )
+
     def validate_scopes(
         self,
         client_id: str,
@@ -229,10 +304,13 @@ class CIAMValidator(OAuth2Validator):
         *args: Any,
         **kwargs: Any,
     ) -> bool:
-        # A machine client acts for no user: the user-data scopes mean nothing for it.
-        if self._is_machine_client(client) and set(scopes) & USER_SCOPES:
+        if self._user_scopes_refused(client, request) and set(scopes) & USER_SCOPES:
             return False
-        if not self._is_machine_client(client) and set(scopes) & MACHINE_SCOPES:
+        if self._machine_scopes_refused(client, request) and set(scopes) & MACHINE_SCOPES:
+            return False
+        # The client's allowed scopes (empty: every scope the provider offers).
+        allowed: frozenset[str] = getattr(client, "allowed_scope_set", frozenset())
+        if allowed and not set(scopes) <= allowed:
             return False
         valid: bool = super().validate_scopes(client_id, scopes, client, request, *args, **kwargs)
         return valid
@@ -240,10 +318,11 @@ class CIAMValidator(OAuth2Validator):
     def get_default_scopes(
         self, client_id: str, request: OAuthlibRequest, *args: Any, **kwargs: Any
     ) -> list[str]:
-        if self._is_machine_client(request.client):
+        if self._user_scopes_refused(request.client, request):
             return []
         scopes: list[str] = super().get_default_scopes(client_id, request, *args, **kwargs)
-        return scopes
+        allowed: frozenset[str] = getattr(request.client, "allowed_scope_set", frozenset())
+        return [scope for scope in scopes if not allowed or scope in allowed]
 
     def validate_response_type(
         self,

@@ -10,7 +10,7 @@ from oauth2_provider.models import AbstractApplication, get_application_model
 
 from ..subjects import default_subject_type
 
-ClientKind = Literal["web", "spa", "service"]
+ClientKind = Literal["web", "spa", "native", "service"]
 
 
 @dataclass(frozen=True)
@@ -43,6 +43,7 @@ def client_register(
 
     - web: authorization code (+ refresh), client_secret_basic/post, PKCE optional.
     - spa: public, authorization code with PKCE S256 required, no secret.
+    - native: public like spa, with loopback or private-use-scheme redirects (RFC 8252).
     - service: client_credentials only, no user.
     The secret is returned once and stored as a keyed hash.
 
@@ -58,7 +59,7 @@ def client_register(
     Raises ``django.core.exceptions.ValidationError`` for an invalid registration.
     """
     Application = get_application_model()
-    confidential = kind != "spa"
+    confidential = kind not in ("spa", "native")
     secret = (client_secret or generate_client_secret()) if confidential else ""
     grant = (
         AbstractApplication.GRANT_CLIENT_CREDENTIALS
@@ -87,6 +88,7 @@ def client_register(
         frontchannel_logout_uri=frontchannel_logout_uri,
         frontchannel_logout_session_required=frontchannel_logout_session_required,
         session_bound_refresh_tokens=session_bound_refresh_tokens,
+        kind={"service": "machine"}.get(kind, kind),
     )
     if client_id:
         application.client_id = client_id

@@ -177,7 +177,7 @@ def test_signed_in_pages(tab, user, password, third_party_client, settings):
     assert tab.page.get_by_text(user.email).is_visible()
 
     tab.goto("/accounts/email/")
-    check_page(tab, "email-management", heading="Email addresses")
+    check_page(tab, "email-management", heading="Email address")
     tab.goto("/accounts/password/change/")
     check_page(tab, "password-change", heading="Change password")
     tab.goto("/accounts/reauthenticate/")

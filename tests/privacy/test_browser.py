@@ -35,7 +35,7 @@ def test_delete_account_then_cancel_by_signing_in(open_tab, password, issuer):
     sign_in(tab, user.email, password)
     page = tab.page
     page.wait_for_url(re.compile(r".*/$"))
-    page.get_by_role("link", name="Your data").click()
+    page.get_by_role("link", name="Your data").first.click()
     page.wait_for_url(re.compile(r".*/account/privacy/$"))
     assert page.get_by_role("heading", level=1).inner_text() == "Your data"
     assert page.get_by_text("Partner Shop").first.is_visible()

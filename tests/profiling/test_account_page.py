@@ -34,8 +34,9 @@ def test_page_needs_sign_in(client, db):
 
 
 def test_page_shows_values_and_saves_with_provenance(client, db):
-    """The page shows the stored names; a valid phone number is saved in E.164 with source
-    ``account``; the account home page links to it."""
+    """The page shows the stored names; a valid date is saved in ISO form with source
+    ``account``; the mobile number is shown with a link to its own page (changed by code
+    there, tests/portal_profile); the account home page links to it."""
     user = UserFactory()
     client.force_login(user)
     page = client.get(PAGE)
@@ -43,14 +44,15 @@ def test_page_shows_values_and_saves_with_provenance(client, db):
     html = page.content.decode()
     assert 'value="Ana"' in html
     assert "Mobile phone" in html
+    assert 'href="/account/phone/"' in html
     assert PAGE in client.get("/").content.decode()
 
     response = client.post(
-        PAGE, {"given_name": "Ana", "family_name": "Silva", "phone_number": "11 98765-4321"}
+        PAGE, {"given_name": "Ana", "family_name": "Silva", "birthdate": "25/12/1990"}
     )
     assert response.status_code == 302
-    value = ProfileValue.objects.get(user=user, field__key="phone_number")
-    assert value.value == "+5511987654321"
+    value = ProfileValue.objects.get(user=user, field__key="birthdate")
+    assert value.value == "1990-12-25"
     assert value.source == ValueSource.ACCOUNT
     # Unchanged names keep where they came from.
     assert ProfileValue.objects.get(user=user, field__key="given_name").source == ValueSource.ADMIN
@@ -59,7 +61,7 @@ def test_page_shows_values_and_saves_with_provenance(client, db):
 @pytest.mark.parametrize(
     ("data", "message"),
     [
-        ({"phone_number": "12"}, "area code"),
+        ({"website": "javascript:alert(1)"}, "web address"),
         ({"birthdate": "2999-01-01"}, "future"),
         ({"given_name": "asdf"}, "real answer"),
         ({"address__postal_code": "123"}, "CEP"),

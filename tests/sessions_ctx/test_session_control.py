@@ -40,7 +40,7 @@ def test_operator_signs_a_customer_out_everywhere(client):
     client.force_login(operator)
     response = client.post(
         "/admin/accounts/user/",
-        {"action": "sign_out_everywhere", "_selected_action": [customer.pk]},
+        {"action": "sign_out_everywhere", "_selected_action": [customer.pk], "confirm": "yes"},
     )
     assert response.status_code == 302
     assert not BrowserSession.objects.filter(user=customer, ended_at__isnull=True).exists()

@@ -207,7 +207,7 @@ def test_an_old_session_of_the_owner_must_sign_in_again_to_link(browser, social_
     asks for a fresh sign-in and refuses a direct POST."""
     user = UserFactory(email=idp.identity.email)
     sign_in_with_password(browser, user.email)
-    page = browser.get("/accounts/login/")
+    page = browser.get("/accounts/login/?next=/")
     link_page = press_provider_button(browser, page, PROVIDER_NAME, idp.url)
     assert link_page.url.endswith(LINK_PAGE)
     # Within the same second the old sign-in could pass as fresh; make it clearly older.
