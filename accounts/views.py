@@ -105,3 +105,32 @@ class ReauthenticateView(allauth_views.ReauthenticateView):
             query = "?" + urlencode({"next": next_url}) if next_url else ""
             return HttpResponseRedirect(reverse("stepup:reauthenticate") + query)
         return super().dispatch(request, *args, **kwargs)
+
+
+class EmailView(allauth_views.EmailView):
+    """allauth's email addresses page; adding, removing or switching an address needs a
+    recent sign-in or confirmation (a stolen session must not move the account to another
+    mailbox): a password at allauth's "confirm it's you", or the provider's confirmation
+    for a customer without one (a passkey, the authenticator app or an emailed code)."""
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if (
+            request.method == "POST"
+            and request.user.is_authenticated
+            and not _recently_confirmed(request)
+        ):
+            query = "?" + urlencode({"next": reverse("account_email")})
+            return HttpResponseRedirect(reverse("account_reauthenticate") + query)
+        return super().dispatch(request, *args, **kwargs)
+
+
+def _recently_confirmed(request: HttpRequest) -> bool:
+    """A sign-in or confirmation of this session within the recent window (the session's
+    authentication time), or allauth's password re-authentication within its timeout."""
+    from allauth.account.internal.flows.reauthentication import did_recently_reauthenticate
+
+    from .passkeys.selectors import session_recently_authenticated
+
+    if session_recently_authenticated(request):
+        return True
+    return request.user.has_usable_password() and did_recently_reauthenticate(request)

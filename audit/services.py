@@ -46,8 +46,17 @@ _SECRET_WORDS = frozenset(
         "nonce",
         "apikey",
         "privatekey",
+        "verifier",
+        "authorization",
+        "pem",
+        "sessionkey",
+        "accesskey",
+        "signingkey",
     }
 )
+# Secret words also found inside one-word keys (``newpassword``, ``accesstoken``,
+# ``csrfmiddlewaretoken``).
+_SECRET_SUBSTRINGS = ("password", "passwd", "secret", "token", "credential", "privatekey")
 _HARMLESS_CODES = frozenset(
     {"postal", "zip", "country", "language", "currency", "area", "region", "status", "error"}
 )
@@ -62,6 +71,8 @@ def _is_secret_key(key: str) -> bool:
     if any(word.rstrip("0123456789") in _SECRET_WORDS for word in words) or any(
         pair in _SECRET_WORDS for pair in ("".join(words[i : i + 2]) for i in range(len(words)))
     ):
+        return True
+    if any(part in joined for part in _SECRET_SUBSTRINGS):
         return True
     if words[-1] in {"code", "codes"}:
         return len(words) == 1 or words[-2] not in _HARMLESS_CODES

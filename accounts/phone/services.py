@@ -254,6 +254,18 @@ def phone_change_confirm(
         phone_change_cancel(request=request)
         return PhoneConfirmation("expired", number=pending.number)
     user = request.user
+    # Every guess counts in the shared cache too, atomically per account and per number:
+    # the session's count alone would let parallel requests guess without end.
+    guesses = max(
+        throttle.hit(throttle.user_counter("phone-code-guess", user.pk), window=3600),
+        throttle.hit(
+            throttle.counter("phone-code-guess", throttle.subject_digest(pending.number)),
+            window=3600,
+        ),
+    )
+    if guesses > 2 * app_settings.MAX_ATTEMPTS:
+        phone_change_cancel(request=request)
+        return PhoneConfirmation("too_many", number=pending.number)
     expected = str(state.get("digest", ""))
     right = bool(expected) and constant_time_compare(
         expected, _digest(user=user, number=pending.number, code=code)

@@ -312,8 +312,24 @@ class CIAMValidator(OAuth2Validator):
         allowed: frozenset[str] = getattr(client, "allowed_scope_set", frozenset())
         if allowed and not set(scopes) <= allowed:
             return False
+        # The service account of a client that also signs users in gets the back-end API
+        # scopes (every customer's records) only when they are listed in its allowed scopes.
+        if not self._is_machine_client(client) and not set(scopes) & MACHINE_SCOPES <= allowed:
+            return False
         valid: bool = super().validate_scopes(client_id, scopes, client, request, *args, **kwargs)
         return valid
+
+    def get_original_scopes(
+        self, refresh_token: str, request: OAuthlibRequest, *args: Any, **kwargs: Any
+    ) -> Any:
+        """The refreshed token's scopes: the original ones (RFC 6749 6) the client is still
+        allowed (its allowed scopes narrowed since: the family loses the rest)."""
+        original = super().get_original_scopes(refresh_token, request, *args, **kwargs)
+        allowed: frozenset[str] = getattr(request.client, "allowed_scope_set", frozenset())
+        if not allowed:
+            return original
+        listed = original.split() if isinstance(original, str) else list(original or [])
+        return " ".join(scope for scope in listed if scope in allowed)
 
     def get_default_scopes(
         self, client_id: str, request: OAuthlibRequest, *args: Any, **kwargs: Any

@@ -138,3 +138,26 @@ def test_erasure_forgets_the_person_and_keeps_the_entry(customer, operator):
     assert by_operator.actor == operator
     assert by_operator.target_repr == ""
     assert by_operator.changes == {}
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "csrfmiddlewaretoken",
+        "newpassword",
+        "accesstoken",
+        "session_key",
+        "code_verifier",
+        "private_pem",
+        "authorization",
+        "access_key",
+    ],
+)
+def test_secret_keys_in_one_word_or_unusual_names_are_redacted(key):
+    """Secret words inside one-word keys, and other credential names, never reach the
+    log; readable neighbours (postal_code, passkey_name) stay."""
+    from audit.services import _is_secret_key
+
+    assert _is_secret_key(key)
+    assert not _is_secret_key("postal_code")
+    assert not _is_secret_key("passkey_name")

@@ -240,3 +240,28 @@ def test_native_loopback_redirect_on_any_port():
     assert not validator.validate_redirect_uri(
         spa.client_id, "https://app.example:8443/cb", request
     )
+
+
+@pytest.mark.django_db
+def test_create_client_command_registers_a_native_app():
+    """``create_client --type native``: a public client of kind native (no secret), with its
+    private-use-scheme redirect URI."""
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    out = StringIO()
+    call_command(
+        "create_client",
+        "--name",
+        "Shop app",
+        "--type",
+        "native",
+        "--redirect-uri",
+        "com.example.shop:/callback",
+        stdout=out,
+    )
+    application = Application.objects.get(name="Shop app")
+    assert application.kind == ClientKind.NATIVE
+    assert application.client_type == Application.CLIENT_PUBLIC
+    assert application.client_secret == ""

@@ -80,6 +80,52 @@ def test_web_client_gets_a_code_token_and_a_client_credentials_token(
     assert openid.json()["error"] == "invalid_scope"
 
 
+def test_service_account_gets_the_api_scopes_only_when_allowed(issuer):
+    """The back-end API scopes reach every customer's records: a web client's service
+    account gets them only when its allowed scopes list them."""
+    registered = make_client("web", redirect_uris=["https://rp.example.test/cb"])
+    _update(registered.client_id, client_credentials_enabled=True)
+
+    def token(scope: str) -> requests.Response:
+        return requests.post(
+            issuer + "/token",
+            data={"grant_type": "client_credentials", "scope": scope},
+            auth=(registered.client_id, registered.client_secret),
+            timeout=TIMEOUT,
+        )
+
+    assert token("consent:read").json()["error"] == "invalid_scope"
+    _update(registered.client_id, allowed_scopes="openid email consent:read")
+    assert token("consent:read").status_code == 200
+    assert token("profile:read").json()["error"] == "invalid_scope"
+
+
+def test_refresh_drops_scopes_no_longer_allowed(issuer, browser, user, password):
+    """Narrowing a client's allowed scopes narrows its existing refresh token families: the
+    next refresh carries only the scopes still allowed."""
+    redirect_uri = "https://rp.example.test/callback"
+    registered = make_client("web", redirect_uris=[redirect_uri], first_party=True)
+    _session, token = _code_flow(
+        browser,
+        issuer,
+        registered,
+        redirect_uri,
+        user,
+        password,
+        scope="openid email offline_access",
+    )
+    assert set(token["scope"].split()) == {"openid", "email", "offline_access"}
+    _update(registered.client_id, allowed_scopes="openid offline_access")
+    refreshed = requests.post(
+        issuer + "/token",
+        data={"grant_type": "refresh_token", "refresh_token": token["refresh_token"]},
+        auth=(registered.client_id, registered.client_secret),
+        timeout=TIMEOUT,
+    )
+    assert refreshed.status_code == 200, refreshed.text
+    assert set(refreshed.json()["scope"].split()) == {"openid", "offline_access"}
+
+
 def test_public_client_never_uses_client_credentials(issuer):
     """A public client with the flag forced on in the database still gets no client
     credentials token."""

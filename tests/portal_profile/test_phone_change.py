@@ -126,6 +126,28 @@ def test_wrong_then_too_many_codes(signed_in, customer, sms_outbox, settings):
     assert _profile(customer).values["phone_number"] == OLD
 
 
+def test_parallel_guesses_are_counted_in_the_shared_cache(
+    signed_in, customer, sms_outbox, settings
+):
+    """Parallel requests each see the session's count before the others write it back: the
+    guesses also count atomically in the cache, per account and per number, so a code
+    allows at most twice the attempts however the requests interleave."""
+    settings.CIAM_PHONE_MAX_ATTEMPTS = 3
+    signed_in.post(CHANGE, {"phone": NEW})
+    code = _code(sms_outbox)
+    for _ in range(6):
+        session = signed_in.session
+        state = session[SESSION_KEY_PHONE_CHANGE]
+        state["attempts"] = 0  # what a request racing the others read
+        session[SESSION_KEY_PHONE_CHANGE] = state
+        session.save()
+        assert signed_in.post(VERIFY, {"code": _wrong(code)}).status_code == 400
+    blocked = signed_in.post(VERIFY, {"code": code})
+    assert blocked.status_code == 302
+    assert blocked["Location"] == CHANGE
+    assert _profile(customer).values["phone_number"] == OLD
+
+
 @pytest.mark.parametrize("code", ["", "12345", "1234567", "abcdef", "١٢٣٤٥٦", "x" * 1000])
 def test_malformed_codes(signed_in, customer, sms_outbox, code):
     """A code that is not 6 digits is a form error (400), not counted as an attempt."""

@@ -139,3 +139,32 @@ def test_sign_in_page_of_an_authorization_keeps_the_form_when_a_new_sign_in_is_n
     assert response.status_code == 302
     next_url = parse_qs(urlsplit(login_url).query)["next"][0]
     assert response["Location"] == next_url
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("with_password", [True, False])
+def test_email_change_needs_a_recent_confirmation(client, monkeypatch, with_password):
+    """Changing the email addresses of a session signed in long ago first asks to confirm
+    it's you: the password at allauth's page, or the provider's confirmation for a customer
+    without one; nothing changes meanwhile."""
+    import time as time_module
+
+    from allauth.account.models import EmailAddress
+
+    from tests.factories import UserFactory
+
+    user = UserFactory()
+    if not with_password:
+        user.set_unusable_password()
+        user.save()
+    client.force_login(user)
+    later = time_module.time() + 3600
+    monkeypatch.setattr("accounts.passkeys.selectors.time.time", lambda: later)
+    response = client.post("/accounts/email/", {"action_add": "", "email": "new@example.com"})
+    assert response.status_code == 302
+    assert response["Location"].startswith("/accounts/reauthenticate/?next=")
+    assert not EmailAddress.objects.filter(email="new@example.com").exists()
+    if not with_password:
+        follow = client.get(response["Location"])
+        assert follow.status_code == 302
+        assert follow["Location"].startswith("/account/confirm/again/")

@@ -11,13 +11,14 @@ from ciam.services.clients import client_register
 class Command(BaseCommand):
     help = (
         "Register a relying party. --type web: confidential web app (secret, PKCE optional); "
-        "spa: public browser or native app (no secret, PKCE S256 required); "
+        "spa: public browser app (no secret, PKCE S256 required); native: public native app "
+        "(loopback or private-use-scheme redirects, PKCE S256 required); "
         "service: machine client (client_credentials). The secret is printed once."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--name", required=True)
-        parser.add_argument("--type", choices=["web", "spa", "service"], default="web")
+        parser.add_argument("--type", choices=["web", "spa", "native", "service"], default="web")
         parser.add_argument(
             "--redirect-uri",
             action="append",
