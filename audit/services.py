@@ -55,7 +55,8 @@ _SECRET_WORDS = frozenset(
     }
 )
 # Secret words also found inside one-word keys (``newpassword``, ``accesstoken``,
-# ``csrfmiddlewaretoken``).
+# ``csrfmiddlewaretoken``); a key of several words is judged by its words (``tokens_only``
+# is a flag, not a token).
 _SECRET_SUBSTRINGS = ("password", "passwd", "secret", "token", "credential", "privatekey")
 _HARMLESS_CODES = frozenset(
     {"postal", "zip", "country", "language", "currency", "area", "region", "status", "error"}
@@ -72,7 +73,7 @@ def _is_secret_key(key: str) -> bool:
         pair in _SECRET_WORDS for pair in ("".join(words[i : i + 2]) for i in range(len(words)))
     ):
         return True
-    if any(part in joined for part in _SECRET_SUBSTRINGS):
+    if len(words) == 1 and any(part in joined for part in _SECRET_SUBSTRINGS):
         return True
     if words[-1] in {"code", "codes"}:
         return len(words) == 1 or words[-2] not in _HARMLESS_CODES

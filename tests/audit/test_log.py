@@ -161,3 +161,4 @@ def test_secret_keys_in_one_word_or_unusual_names_are_redacted(key):
     assert _is_secret_key(key)
     assert not _is_secret_key("postal_code")
     assert not _is_secret_key("passkey_name")
+    assert not _is_secret_key("tokens_only")
