@@ -12,6 +12,7 @@ from urllib.parse import urlencode
 
 import pytest
 from django.contrib.auth import get_user_model
+from playwright.sync_api import expect
 
 from tests.browser.conftest import DESKTOP, PHONE, SHOTS
 from tests.factories import UserFactory
@@ -132,6 +133,8 @@ def test_signed_out_pages(tab, web_client, mailoutbox, user):
     tab.page.get_by_label("Password").fill("123")
     tab.page.locator("form.form").evaluate("form => form.noValidate = true")
     tab.page.get_by_role("button", name="Create account").click()
+    # The answer page may still be loading: wait for it (Playwright's expect retries).
+    expect(tab.page.locator("[aria-invalid=true]")).to_have_count(2)
     assert tab.page.locator("[aria-invalid=true]").count() == 2
     check_page(tab, "signup-errors", heading="Create an account")
 
