@@ -32,7 +32,14 @@ DISCOVERY_PATH = "/.well-known/openid-configuration"
 JWKS_PATH = "/jwks"
 BACKCHANNEL_PATHS = frozenset({"/token", "/userinfo", "/introspect", "/revoke"})
 # The back-end APIs (ciam/api.py): machine clients with Bearer tokens, no browser.
-BACKCHANNEL_PREFIXES = ("/api/consent/", "/api/profile/")
+BACKCHANNEL_PREFIXES = (
+    "/api/consent/",
+    "/api/profile/",
+    "/api/interactions/",
+    "/api/customers/",
+    "/api/events/",
+    "/ssf/",
+)
 
 WSGIApplication = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 

@@ -50,6 +50,8 @@ CSRF_TRUSTED_ORIGINS = env.list(
 )
 
 INSTALLED_APPS = [
+    # daphne's runserver serves the ASGI application (HTTP and the live monitor's WebSockets).
+    "daphne",
     # django-unfold themes the admin: listed before django.contrib.admin.
     "unfold",
     "unfold.contrib.filters",
@@ -75,6 +77,11 @@ INSTALLED_APPS = [
     "sessions_ctx",
     "audit",
     "console",
+    "channels",
+    "events",
+    "webhooks",
+    "ssf",
+    "interactions",
 ]
 
 MIDDLEWARE = [
@@ -336,6 +343,10 @@ OAUTH2_PROVIDER = {
         # Machine clients only too: the profile API for back ends (profiling/api.py).
         "profile:read": _("Read customers' profiles and the profile schema"),
         "profile:write": _("Change customers' profile values"),
+        # Machine clients only: interactions from other channels (interactions/api.py).
+        "events:write": _("Send customers' interactions from other channels"),
+        # Machine clients only: Shared Signals streams (ssf/).
+        "ssf:manage": _("Manage Shared Signals event streams"),
     },
     "DEFAULT_SCOPES": ["openid"],
     "ACCESS_TOKEN_EXPIRE_SECONDS": CIAM_ACCESS_TOKEN_SECONDS,
@@ -572,3 +583,93 @@ TEMPLATES[0]["OPTIONS"]["context_processors"].append(
     "accounts.portal.context_processors.portal_overview"
 )
 # --- end portal layout ---
+
+# --- Events: the transactional outbox (events/) ---
+# Domain events are written with their change (events/app_settings.py documents each option).
+# `manage.py events_prune` keeps them this many days (once every delivery finished).
+CIAM_EVENTS_RETENTION_DAYS = env.int("CIAM_EVENTS_RETENTION_DAYS", default=30)
+# Optional Redis Streams sink (`manage.py events_stream`): empty URL, no sink.
+CIAM_EVENTS_STREAM_URL = env.str("CIAM_EVENTS_STREAM_URL", default="")
+CIAM_EVENTS_STREAM_KEY = env.str("CIAM_EVENTS_STREAM_KEY", default="ciam:events")
+CIAM_EVENTS_STREAM_MAXLEN = env.int("CIAM_EVENTS_STREAM_MAXLEN", default=100_000)
+# What the stream's consumers may see: empty lists = facts only, no tagged personal values.
+CIAM_EVENTS_STREAM_SCOPES = env.list("CIAM_EVENTS_STREAM_SCOPES", default=[])
+CIAM_EVENTS_STREAM_PURPOSES = env.list("CIAM_EVENTS_STREAM_PURPOSES", default=[])
+# A sign-in's user.signed_in is written once, at the end of its request, with its final method.
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("sessions_ctx.middleware.SessionContextMiddleware") + 1,
+    "events.middleware.SignInEventMiddleware",
+)
+# --- end events ---
+
+# --- Webhooks (webhooks/): endpoints, delivery worker ---
+# Standard Webhooks 1.0 deliveries by `manage.py events_worker` (webhooks/app_settings.py
+# documents each option). A receiver has 15 s to answer; failures are retried on Svix's
+# schedule (5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 14 h, 20 h, 24 h: about 3 days) with jitter.
+CIAM_WEBHOOKS_TIMEOUT_SECONDS = env.float("CIAM_WEBHOOKS_TIMEOUT_SECONDS", default=15.0)
+CIAM_WEBHOOKS_RETRY_SCHEDULE = env.list(
+    "CIAM_WEBHOOKS_RETRY_SCHEDULE",
+    cast=float,
+    default=[5, 300, 1800, 7200, 18000, 36000, 50400, 72000, 86400],
+)
+CIAM_WEBHOOKS_CONCURRENCY = env.int("CIAM_WEBHOOKS_CONCURRENCY", default=8)
+CIAM_WEBHOOKS_PER_ENDPOINT_CONCURRENCY = env.int(
+    "CIAM_WEBHOOKS_PER_ENDPOINT_CONCURRENCY", default=4
+)
+CIAM_WEBHOOKS_SECRET_GRACE_HOURS = env.float("CIAM_WEBHOOKS_SECRET_GRACE_HOURS", default=24.0)
+# Endpoint kind -> the function that builds its request (webhooks/formats.py).
+CIAM_WEBHOOKS_FORMATTERS = {
+    "webhook": "webhooks.formats.standard_webhook_request",
+    "ssf": "ssf.delivery.set_request",
+}
+# --- end webhooks ---
+
+# --- Shared Signals transmitter (ssf/) ---
+# SSF 1.0 default_subjects of new streams: ALL (every customer of the receiving client) or
+# NONE (only those added with subjects:add). ssf/app_settings.py documents each option.
+CIAM_SSF_DEFAULT_SUBJECTS = env("CIAM_SSF_DEFAULT_SUBJECTS", default="ALL")
+CIAM_SSF_MAX_STREAMS_PER_CLIENT = env.int("CIAM_SSF_MAX_STREAMS_PER_CLIENT", default=1)
+CIAM_SSF_MIN_VERIFICATION_INTERVAL_SECONDS = env.int(
+    "CIAM_SSF_MIN_VERIFICATION_INTERVAL_SECONDS", default=30
+)
+# --- end ssf ---
+
+# --- Interactions and the unified profile (interactions/) ---
+# POST /api/interactions/ (events:write) and GET /api/customers/<ref> (profile:read);
+# interactions/app_settings.py documents each option (and the per-type default purposes).
+CIAM_INTERACTIONS_MAX_BATCH = env.int("CIAM_INTERACTIONS_MAX_BATCH", default=500)
+CIAM_INTERACTIONS_RETENTION_DAYS = env.int("CIAM_INTERACTIONS_RETENTION_DAYS", default=730)
+# --- end interactions ---
+
+# --- Live monitor (console/monitor/, Channels) ---
+# An admin page (/admin/monitor/) fed over a WebSocket (/admin/monitor/ws/, ciam/asgi.py); its
+# app only carries the permission "monitor.view_live_monitor" (console/monitor/app_settings.py
+# documents the CIAM_MONITOR_* options).
+INSTALLED_APPS += ["console.monitor"]
+# The channel layer carries the monitor's messages from the process that committed an event to
+# the processes holding sockets: in memory (one process only: ./dev run) unless a Redis URL is
+# set; production with a WSGI and an ASGI process needs Redis (deploy/serve --asgi).
+CIAM_CHANNEL_LAYER_URL = env("CIAM_CHANNEL_LAYER_URL", default="") or REDIS_URL
+CHANNEL_LAYERS: dict[str, Any] = {
+    "default": (
+        {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {
+                "hosts": [CIAM_CHANNEL_LAYER_URL],
+                "prefix": env("CIAM_CHANNEL_LAYER_PREFIX", default="ciam"),
+                # A monitor that stops reading loses messages, never blocks the publisher.
+                "capacity": 500,
+                "expiry": 30,
+                # A socket whose process died leaves its membership behind until it expires:
+                # an hour, renewed by every live socket at each periodic snapshot.
+                "group_expiry": 3600,
+            },
+        }
+        if CIAM_CHANNEL_LAYER_URL
+        else {"BACKEND": "channels.layers.InMemoryChannelLayer"}
+    )
+}
+CIAM_MONITOR_WINDOW_MINUTES = env.int("CIAM_MONITOR_WINDOW_MINUTES", default=15)
+CIAM_MONITOR_SNAPSHOT_SECONDS = env.float("CIAM_MONITOR_SNAPSHOT_SECONDS", default=5.0)
+CIAM_MONITOR_QUEUE_SIZE = env.int("CIAM_MONITOR_QUEUE_SIZE", default=1000)
+# --- end live monitor ---

@@ -31,6 +31,10 @@ urlpatterns = [
     path("", include("consent.urls")),
     path("api/consent/", include("consent.urls_api")),
     path("api/profile/", include("profiling.urls_api")),
+    path("api/interactions/", include("interactions.urls")),
+    path("api/customers/", include("interactions.urls_customers")),
+    path("api/events/", include("webhooks.urls")),
+    path("", include("ssf.urls")),
     path("profile/", include("profiling.urls")),
     path("account/profile/", include("profiling.urls_account")),
     path("account/phone/", include("accounts.phone.urls")),
@@ -46,5 +50,6 @@ urlpatterns = [
     path("accounts/", include("accounts.urls")),
     path("accounts/", include("allauth.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("admin/monitor/", include("console.monitor.urls")),
     path("admin/", admin.site.urls),
 ]

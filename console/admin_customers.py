@@ -6,6 +6,8 @@ from __future__ import annotations
 from django.contrib import admin
 from django.contrib.auth import get_user_model
 
+from interactions.admin import with_unified_view
+
 from .customers import CustomerAdmin
 
 __all__ = ["CustomerAdmin"]
@@ -14,4 +16,4 @@ User = get_user_model()
 
 if admin.site.is_registered(User):
     admin.site.unregister(User)
-admin.site.register(User, CustomerAdmin)
+admin.site.register(User, with_unified_view(CustomerAdmin))  # the "Unified view" button

@@ -87,6 +87,16 @@ def _run_password_reset(user: Any, request: HttpRequest) -> str:
     return _("A password reset link was emailed to %(email)s.") % {"email": email}
 
 
+def _run_password_compromised(user: Any, request: HttpRequest) -> str:
+    email = services.customer_password_compromised(
+        user=user, operator=request.user, request=request
+    )
+    return _(
+        "%(email)s was signed out everywhere, the password no longer works and a reset link "
+        "was emailed."
+    ) % {"email": email}
+
+
 def _run_resend_verification(user: Any, request: HttpRequest) -> str:
     if services.customer_verification_resend(user=user, operator=request.user, request=request):
         return _("A verification email was sent to %(email)s.") % {"email": user.email}
@@ -146,6 +156,17 @@ CUSTOMER_ACTIONS: dict[str, CustomerAction] = {
             confirm_title=gettext_lazy("Send a password reset link?"),
             confirm_text="",
             run=_run_password_reset,
+        ),
+        CustomerAction(
+            verb="password-compromised",
+            label=gettext_lazy("Password compromised"),
+            confirm_title=gettext_lazy("Treat the password as compromised?"),
+            confirm_text=gettext_lazy(
+                "Every session of this customer ends, the current password stops working "
+                "and a password reset link is emailed to the customer."
+            ),
+            run=_run_password_compromised,
+            destructive=True,
         ),
         CustomerAction(
             verb="sign-out",

@@ -318,6 +318,30 @@ def _items(links: Iterable[Link]) -> list[dict[str, Any]]:
     return items
 
 
+def _monitor_allowed(request: HttpRequest) -> bool:
+    from console.monitor.access import monitor_allowed
+
+    return monitor_allowed(request.user)
+
+
+def _monitor_items() -> list[dict[str, Any]]:
+    """The live monitor (console.monitor), for operators holding its permission."""
+    if not apps.is_installed("console.monitor"):
+        return []
+    try:
+        link = reverse("monitor:page")
+    except NoReverseMatch:
+        return []
+    return [
+        {
+            "title": _("Live monitor"),
+            "icon": "monitor_heart",
+            "link": link,
+            "permission": _monitor_allowed,
+        }
+    ]
+
+
 def sidebar_navigation(request: HttpRequest | None = None) -> list[dict[str, Any]]:
     """UNFOLD["SIDEBAR"]["navigation"]: the admin grouped by domain. Each link carries a
     permission callback (unfold hides it when the callback says no); links to models that
@@ -329,7 +353,8 @@ def sidebar_navigation(request: HttpRequest | None = None) -> list[dict[str, Any
                     "title": _("Dashboard"),
                     "icon": "dashboard",
                     "link": reverse("admin:index"),
-                }
+                },
+                *_monitor_items(),
             ]
         }
     ]

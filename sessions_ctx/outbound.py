@@ -1,4 +1,5 @@
-"""Outbound HTTP calls to servers named by registrations (back-channel logout URIs).
+"""Outbound HTTP calls to servers named by registrations (back-channel logout URIs, webhook
+and Shared Signals receivers).
 
 A URI an administrator or client registered could name an internal service (SSRF). Each call
 resolves its host once, refuses addresses outside the public internet (loopback, private,
@@ -16,7 +17,10 @@ from __future__ import annotations
 
 import ipaddress
 import socket
-from typing import Any
+import threading
+import time
+from collections.abc import Mapping
+from typing import Any, NamedTuple
 from urllib.parse import urlsplit, urlunsplit
 
 import requests
@@ -95,12 +99,10 @@ class _PinnedHostAdapter(HTTPAdapter):
         super().init_poolmanager(*args, **pool_kwargs)
 
 
-def outbound_post(url: str, *, data: dict[str, str]) -> requests.Response:
-    """POST ``data`` form-encoded to ``url`` (http or https) at its checked address.
-
-    Raises ``OutboundRefused`` for a URL that may not be called and ``requests``'
-    ``RequestException`` for a failed call. The response body is not read.
-    """
+def _pinned_target(url: str) -> tuple[str, str, str, str]:
+    """``(pinned_url, host_header, host, scheme)`` for ``url``: the URL carrying the checked
+    address, the ``Host`` header carrying the name. ``OutboundRefused`` when it may not be
+    called."""
     try:
         parts = urlsplit(url)
         port = parts.port or (443 if parts.scheme == "https" else 80)
@@ -114,10 +116,25 @@ def outbound_post(url: str, *, data: dict[str, str]) -> requests.Response:
     pinned_url = urlunsplit((parts.scheme, f"{literal}:{port}", parts.path or "/", parts.query, ""))
     default_port = port == (443 if parts.scheme == "https" else 80)
     host_header = (f"[{host}]" if ":" in host else host) + ("" if default_port else f":{port}")
-    with requests.Session() as session:
-        session.trust_env = False  # no proxy from the environment: we connect where we checked
-        if parts.scheme == "https":
-            session.mount("https://", _PinnedHostAdapter(host))
+    return pinned_url, host_header, host, parts.scheme
+
+
+def _pinned_session(host: str, scheme: str) -> requests.Session:
+    session = requests.Session()
+    session.trust_env = False  # no proxy from the environment: we connect where we checked
+    if scheme == "https":
+        session.mount("https://", _PinnedHostAdapter(host))
+    return session
+
+
+def outbound_post(url: str, *, data: dict[str, str]) -> requests.Response:
+    """POST ``data`` form-encoded to ``url`` (http or https) at its checked address.
+
+    Raises ``OutboundRefused`` for a URL that may not be called and ``requests``'
+    ``RequestException`` for a failed call. The response body is not read.
+    """
+    pinned_url, host_header, host, scheme = _pinned_target(url)
+    with _pinned_session(host, scheme) as session:
         response = session.post(
             pinned_url,
             data=data,
@@ -128,3 +145,89 @@ def outbound_post(url: str, *, data: dict[str, str]) -> requests.Response:
         )
         response.close()
     return response
+
+
+# Per thread: sessions kept open for outbound_request(keep_alive=True), by checked target.
+_kept = threading.local()
+KEPT_SESSIONS_PER_THREAD = 32
+
+
+def _kept_session(key: tuple[str, str, str], host: str, scheme: str) -> requests.Session:
+    """A session for ``key`` (scheme, pinned URL's netloc, host name) kept by this thread,
+    so that calls to the same checked address reuse their connection (HTTP keep-alive)."""
+    sessions: dict[tuple[str, str, str], requests.Session] | None = getattr(_kept, "sessions", None)
+    if sessions is None:
+        sessions = _kept.sessions = {}
+    session = sessions.pop(key, None)
+    if session is None:
+        session = _pinned_session(host, scheme)
+        while len(sessions) >= KEPT_SESSIONS_PER_THREAD:
+            sessions.pop(next(iter(sessions))).close()
+    sessions[key] = session  # most recently used last
+    return session
+
+
+class OutboundResult(NamedTuple):
+    """What a receiver answered: HTTP status, the first bytes of its body (decoded, for a
+    delivery log) and the seconds the call took."""
+
+    status: int
+    excerpt: str
+    elapsed: float
+
+
+def outbound_request(
+    url: str,
+    *,
+    body: bytes,
+    headers: Mapping[str, str],
+    timeout: float,
+    method: str = "POST",
+    excerpt_bytes: int = 1024,
+    keep_alive: bool = False,
+) -> OutboundResult:
+    """Send ``body`` with ``headers`` to ``url`` (http or https) at its checked address, the
+    same guard as ``outbound_post`` (one resolution, pinned address, no redirects, no proxy).
+
+    ``timeout`` bounds the whole call: connecting (at most ``CONNECT_TIMEOUT`` of it), the
+    response headers and the excerpt of the body (at most ``excerpt_bytes`` are read; the
+    rest is dropped with the connection). Raises ``OutboundRefused`` for a URL that may not
+    be called and ``requests``' ``RequestException`` for a failed call (``Timeout`` past the
+    deadline). ``keep_alive``: the connection stays open for this thread's next call to the
+    same checked address (the name is still resolved and checked on every call).
+    """
+    pinned_url, host_header, host, scheme = _pinned_target(url)
+    started = time.monotonic()
+    sent_headers = {key: value for key, value in headers.items() if key.lower() != "host"}
+    sent_headers["Host"] = host_header
+    if keep_alive:
+        session = _kept_session((scheme, urlsplit(pinned_url).netloc, host), host, scheme)
+    else:
+        session = _pinned_session(host, scheme)
+    try:
+        response = session.request(
+            method,
+            pinned_url,
+            data=body,
+            headers=sent_headers,
+            timeout=(min(CONNECT_TIMEOUT, timeout), timeout),
+            allow_redirects=False,
+            stream=True,
+        )
+        try:
+            chunks: list[bytes] = []
+            size = 0
+            for chunk in response.iter_content(chunk_size=min(excerpt_bytes, 8192) or 1):
+                chunks.append(chunk)
+                size += len(chunk)
+                if size >= excerpt_bytes or time.monotonic() - started > timeout:
+                    break
+        except requests.RequestException:
+            chunks = []  # the status arrived: an unreadable body is only a missing excerpt
+        finally:
+            response.close()  # back to the pool when read to its end, else closed
+    finally:
+        if not keep_alive:
+            session.close()
+    excerpt = b"".join(chunks)[:excerpt_bytes].decode("utf-8", "replace")
+    return OutboundResult(response.status_code, excerpt, time.monotonic() - started)

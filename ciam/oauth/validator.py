@@ -67,7 +67,16 @@ USER_SCOPES = frozenset(
 )
 # Scopes of the back-end APIs (consent/api.py, profiling/api.py), for machine clients only:
 # they reach every user's records, which no client acting for one signed-in user may.
-MACHINE_SCOPES = frozenset({"consent:read", "consent:write", "profile:read", "profile:write"})
+MACHINE_SCOPES = frozenset(
+    {
+        "consent:read",
+        "consent:write",
+        "profile:read",
+        "profile:write",
+        "events:write",
+        "ssf:manage",
+    }
+)
 
 
 def _loopback_without_port(uri: str) -> tuple[str, str, str, str] | None:

@@ -101,6 +101,33 @@ def customer_password_reset_send(*, user: Any, operator: Any, request: HttpReque
     return email
 
 
+@transaction.atomic
+def customer_password_compromised(*, user: Any, operator: Any, request: HttpRequest) -> str:
+    """The customer's password is known to others: every session ends (tokens revoked,
+    clients told), the password becomes unusable, and a reset link is emailed to the
+    primary address; recorded as ``customer.password_compromised`` (the outbox writes
+    ``credential.compromised``, RISC credential-compromise). Returns the address."""
+    _refuse_operator_account(user=user, operator=operator)
+    from allauth.account.internal.flows.password_reset import request_password_reset
+
+    address = customer_primary_address(user=user)
+    email = address.email if address is not None else user.email
+    if not email:
+        raise CustomerActionRefused("no_address")
+    user.set_unusable_password()
+    user.save(update_fields=["password"])
+    ended = sessions_revoke_all(user=user, reason=EndReason.REVOKED_BY_OPERATOR)
+    _audit(
+        verb="password_compromised",
+        operator=operator,
+        user=user,
+        request=request,
+        changes={"sessions_ended": ended, "reset_sent_to": email},
+    )
+    request_password_reset(request, email, [user], None)
+    return email
+
+
 def customer_verification_resend(*, user: Any, operator: Any, request: HttpRequest) -> bool:
     """Send allauth's email verification to the customer's primary address (unless it is
     verified already). False when nothing was sent (verified, or allauth's rate limit)."""

@@ -20,7 +20,7 @@ from django.utils.translation import gettext as _
 
 from ..models import Profile, ProfileField, ProfileValue, ValueSource, value_is_empty
 from ..schema import schema_current, schema_forget
-from ..signals import profile_changed
+from ..signals import profile_changed, profile_written
 from ..validation import FieldInvalid, value_normalise
 
 
@@ -137,6 +137,7 @@ def profile_update(
         profile.values = values
         profile.verified = sorted(verified_keys)
         profile.save(update_fields=["values", "verified", "updated_at"])
+        profile_written.send(sender=Profile, user=user, changed=changed, source=str(source))
         transaction.on_commit(
             lambda: profile_changed.send(
                 sender=Profile, user=user, changed=changed, source=str(source)
@@ -156,6 +157,9 @@ def profile_value_remove(*, user: Any, field: ProfileField) -> bool:
         profile.verified = [k for k in profile.verified or [] if k != field.key]
         profile.save(update_fields=["values", "verified", "updated_at"])
     if deleted:
+        profile_written.send(
+            sender=Profile, user=user, changed={field.key: None}, source=ValueSource.ADMIN
+        )
         transaction.on_commit(
             lambda: profile_changed.send(
                 sender=Profile, user=user, changed={field.key: None}, source=ValueSource.ADMIN

@@ -12,6 +12,7 @@ from django.http import HttpRequest
 from ..constants import AMR_BY_METHOD, SESSION_KEY_AUTH, SESSION_KEY_CONTEXT
 from ..models import BrowserSession
 from ..selectors import AuthState, session_auth_state
+from ..signals import assurance_changed, authentication_recorded
 from ..strength import acr_for_amr
 
 ALLAUTH_METHODS_KEY = "account_authentication_methods"
@@ -77,7 +78,7 @@ def session_record_authentication(
     amr = list(methods) if methods is not None else _amr_from_allauth(request, now - 600)
     amr = _with_mfa(amr or ["pwd"])
     sid = previous.get("sid") if previous.get("user_id") == user_id else None
-    return _store(
+    state = _store(
         request,
         AuthState(
             user_id=user_id,
@@ -87,6 +88,16 @@ def session_record_authentication(
             acr=acr_for_amr(amr),
         ),
     )
+    authentication_recorded.send(
+        sender=BrowserSession,
+        request=request,
+        user_id=state.user_id,
+        sid=state.sid,
+        amr=list(state.amr),
+        acr=state.acr,
+        auth_time=state.auth_time,
+    )
+    return state
 
 
 def session_add_factor(*, request: HttpRequest, methods: Iterable[str]) -> AuthState:
@@ -105,7 +116,7 @@ def session_add_factor(*, request: HttpRequest, methods: Iterable[str]) -> AuthS
     amr = _with_mfa(amr)
     # A privilege change: the session id rotates (session fixation), the sid stays.
     request.session.cycle_key()
-    return _store(
+    added = _store(
         request,
         AuthState(
             user_id=state.user_id,
@@ -115,3 +126,14 @@ def session_add_factor(*, request: HttpRequest, methods: Iterable[str]) -> AuthS
             acr=acr_for_amr(amr),
         ),
     )
+    if added.acr != state.acr:
+        assurance_changed.send(
+            sender=BrowserSession,
+            request=request,
+            user_id=added.user_id,
+            sid=added.sid,
+            acr_before=state.acr,
+            acr_after=added.acr,
+            amr=list(added.amr),
+        )
+    return added

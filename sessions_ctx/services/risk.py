@@ -28,6 +28,7 @@ from ..risk.findings import Finding
 from ..risk.history import History, user_history
 from ..risk.policy import action_for, policy_rules
 from ..selectors import session_auth_state
+from ..signals import risk_challenged, sign_in_completed
 
 logger = logging.getLogger(__name__)
 
@@ -126,6 +127,10 @@ def _decide(
         # (risk_step_up_resolve): a milder look at a later context does not cancel it.
         state = session_auth_state(request)
         _state_store(request, decision, state.amr if state else [])
+    if action != Action.ALLOW:
+        risk_challenged.send(
+            sender=RiskDecision, request=request, user_id=str(user_id), decision=decision
+        )
     return decision
 
 
@@ -162,6 +167,15 @@ def risk_evaluate_sign_in(
         record.save(update_fields=["confirmed"])
     if confirmed:
         user_device_confirm(record=record, label=context.device_label)
+    sign_in_completed.send(
+        sender=RiskDecision,
+        request=request,
+        user=user,
+        sid=record.sid,
+        amr=list(record.amr or []),
+        acr=record.acr,
+        decision=decision,
+    )
     return decision
 
 
