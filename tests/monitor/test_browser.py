@@ -196,7 +196,7 @@ def test_page_in_portuguese(chromium, asgi_server):
     assert tab.page.locator("html").get_attribute("lang") == "pt-br"
     expect(tab.page.locator("[data-state]")).to_have_attribute("data-state", "live", timeout=15_000)
     expect(tab.page.locator("[data-state-text]")).to_have_text("Ao vivo")
-    expect(tab.page.locator("h1")).to_have_text("Monitor ao vivo")
+    expect(tab.page.locator("#content-main h1")).to_have_text("Monitor ao vivo")
     customer = UserFactory(email="cliente@example.com")
     _emit_committed("user.signed_in", customer, method="passkey")
     expect(tab.page.locator("[data-feed] li").first).to_have_attribute(
