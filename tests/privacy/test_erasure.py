@@ -246,12 +246,17 @@ def test_erasure_removes_personal_data_and_keeps_ledger_tombstones(
     browser.force_login(user)
     user_id, email = user.pk, user.email
     received = []
-    account_erased.connect(lambda **kwargs: received.append(kwargs), weak=False)
+    account_erased.connect(
+        lambda **kwargs: received.append(kwargs),
+        weak=False,
+        dispatch_uid="tests.erasure_received",
+    )
     try:
         with django_capture_on_commit_callbacks(execute=True):
             erasure = account_erase(user=user, actor="operator #1")
     finally:
-        account_erased.receivers.clear()
+        # Only this test's receiver: the audit log's and Shared Signals' stay connected.
+        account_erased.disconnect(dispatch_uid="tests.erasure_received")
 
     assert not User.objects.filter(pk=user_id).exists()
     for model in (Profile, EmailAddress, SocialAccount, Passkey, TOTPDevice, StaticDevice, Consent):
