@@ -434,21 +434,9 @@ def paused_deliveries_hold(*, event: Any) -> int:
     deliveries only for active endpoints, and a paused stream's endpoint is off: this adds
     the paused streams' deliveries (inside the event's transaction), parked until the stream
     is enabled (``_endpoint_sync`` makes them due). Returns the deliveries held."""
-    from events.catalogue import event_types_matching
+    from webhooks.services.fanout import deliveries_create
 
-    def _matches(patterns: Any, event_type: str) -> bool:
-        if not isinstance(patterns, list) or not patterns:
-            return False
-        return event_type in event_types_matching([str(pattern) for pattern in patterns])
-
-    endpoints = Endpoint.objects.filter(
+    paused = Endpoint.objects.filter(
         kind=EndpointKind.SSF, active=False, ssf_stream__status=StreamStatus.PAUSED
-    ).values_list("pk", "event_types")
-    held = [
-        Delivery(endpoint_id=pk, event=event, subject=event.subject or "")
-        for pk, patterns in endpoints
-        if _matches(patterns, event.type)
-    ]
-    if held:
-        Delivery.objects.bulk_create(held)
-    return len(held)
+    )
+    return len(deliveries_create(event=event, endpoints=paused))

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db.models import QuerySet
+
 from ..models import Delivery, Endpoint
 
 
@@ -20,12 +22,14 @@ def _matches(patterns: Any, event_type: str) -> bool:
     return event_type in event_types_matching([str(pattern) for pattern in patterns])
 
 
-def deliveries_create(*, event: Any) -> list[Delivery]:
-    """One pending delivery of ``event`` per active endpoint whose event types match it."""
-    endpoints = Endpoint.objects.filter(active=True).values_list("pk", "event_types")
+def deliveries_create(*, event: Any, endpoints: QuerySet[Endpoint] | None = None) -> list[Delivery]:
+    """One pending delivery of ``event`` per endpoint of ``endpoints`` (default: the active
+    ones) whose event types match it."""
+    if endpoints is None:
+        endpoints = Endpoint.objects.filter(active=True)
     owed = [
         Delivery(endpoint_id=pk, event=event, subject=event.subject or "")
-        for pk, patterns in endpoints
+        for pk, patterns in endpoints.values_list("pk", "event_types")
         if _matches(patterns, event.type)
     ]
     if not owed:
