@@ -3,9 +3,6 @@ still name them by the ``sub`` each stream's client knew (ssf.models.SsfDeletedS
 
 - ``events.signals.event_written`` for ``user.deleted`` (inside the deleting transaction,
   before the row goes): the clients the customer still uses then (an operator's delete).
-- ``events.signals.event_written`` for any event: held (parked) deliveries for the
-  endpoints of paused streams, which the webhooks fan-out skips (their endpoint is off):
-  SSF 1.0 8.1.2.1 SHOULD hold a paused stream's events; they are sent once it is enabled.
 - ``accounts.privacy.signals.account_erased`` (after an erasure committed): the erasure has
   already removed the tokens and grants, the signal names the clients and their subs.
 """
@@ -14,14 +11,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from .services.streams import paused_deliveries_hold
 from .services.subjects import deleted_subjects_record, deleted_subjects_record_of_user
 
 
 def on_event_written(sender: Any, event: Any, **kwargs: Any) -> None:
     if event.type == "user.deleted" and event.user is not None:
         deleted_subjects_record_of_user(user=event.user, public_subject=event.subject)
-    paused_deliveries_hold(event=event)
 
 
 def on_account_erased(sender: Any, subject: str, subjects: dict[str, str], **kwargs: Any) -> None:

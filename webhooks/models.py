@@ -70,6 +70,9 @@ class Endpoint(models.Model):
         help_text=_("Sent as the Authorization header (SSF push receivers)."),
     )
     active = models.BooleanField(_("active"), default=True)
+    # Set by the owner of a paused Shared Signals stream (ssf.services.streams): while the
+    # endpoint is off its deliveries are still written, and wait until it is on again.
+    held = models.BooleanField(_("holding deliveries while off"), default=False, editable=False)
     disabled_reason = models.CharField(_("why it was disabled"), max_length=500, blank=True)
     disabled_at = models.DateTimeField(_("disabled at"), null=True, blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)

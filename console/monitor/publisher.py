@@ -2,11 +2,11 @@
 request's path.
 
 The receiver of ``events.signals.event_committed`` runs in the request that committed the
-change (after commit). It only builds a small message and puts it on a bounded queue; one
-daemon thread per process drains the queue into ``channel_layer.group_send``. A full queue
-drops the message (counted in ``publisher.dropped``): the monitor is a view, the outbox stays
-the record, and the next periodic snapshot recounts from it. Nothing here raises into the
-request.
+change (after commit). It only puts the event on a bounded queue; one daemon thread per
+process builds its small message and drains the queue into ``channel_layer.group_send``. A
+full queue drops the message (counted in ``publisher.dropped``): the monitor is a view, the
+outbox stays the record, and the next periodic snapshot recounts from it. Nothing here
+raises into the request.
 
 Where a message goes:
 - Redis layer (``channels_redis``): the thread runs its own event loop and sends from it;
@@ -91,7 +91,7 @@ class MonitorPublisher:
     """A bounded queue and the daemon thread that drains it into the channel layer."""
 
     def __init__(self) -> None:
-        self._queue: queue.Queue[dict[str, Any]] | None = None
+        self._queue: queue.Queue[Any] | None = None
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -105,8 +105,23 @@ class MonitorPublisher:
 
     # --- the request side -------------------------------------------------------------
 
-    def offer(self, message: dict[str, Any]) -> bool:
-        """Queue ``message`` for the monitor; False (and counted) when the queue is full."""
+    def has_audience(self) -> bool:
+        """Whether a message could reach a monitor: a layer shared between processes
+        (Redis), or the in-memory layer with a consumer in this process (else nothing would
+        be sent: a WSGI worker with the default layer skips the work)."""
+        from channels.layers import InMemoryChannelLayer, get_channel_layer
+
+        layer = get_channel_layer()
+        if layer is None:
+            return False
+        if isinstance(layer, InMemoryChannelLayer):
+            loop = self._consumer_loop
+            return loop is not None and not loop.is_closed() and loop.is_running()
+        return True
+
+    def offer(self, message: Any) -> bool:
+        """Queue ``message`` (a monitor message, or an outbox event whose message the thread
+        builds) for the monitor; False (and counted) when the queue is full."""
         self._start()
         assert self._queue is not None
         try:
@@ -170,9 +185,9 @@ class MonitorPublisher:
         assert self._queue is not None
         self._loop = asyncio.new_event_loop()
         while True:
-            message = self._queue.get()
+            item = self._queue.get()
             try:
-                self._send(message)
+                self._send(item if isinstance(item, dict) else monitor_message(item))
                 with self._counts:
                     self.published += 1
             except Exception:  # the monitor must never take the publisher down
@@ -212,8 +227,11 @@ publisher = MonitorPublisher()
 
 
 def monitor_event_committed(sender: Any, event: Any, **kwargs: Any) -> None:
-    """events.signals.event_committed: queue the event's monitor message; never raises."""
+    """events.signals.event_committed: queue the event for the monitor (its message is built
+    by the publisher's thread, off the request); nothing when no monitor could receive it.
+    Never raises."""
     try:
-        publisher.offer(monitor_message(event))
+        if publisher.has_audience():
+            publisher.offer(event)
     except Exception:
         logger.warning("live monitor: an event was not queued", exc_info=True)

@@ -214,6 +214,9 @@ def _endpoint_sync(stream: SsfStream) -> None:
     endpoint = stream.endpoint
     endpoint.event_types = outbox_types_for(list(stream.events_delivered or []))
     endpoint.active = stream.status == StreamStatus.ENABLED
+    # SSF 1.0 8.1.2.1: a paused stream SHOULD hold its events: the webhooks fan-out keeps
+    # writing the deliveries of a held endpoint, parked until the stream is enabled.
+    endpoint.held = stream.status == StreamStatus.PAUSED
     if endpoint.active:
         endpoint.disabled_reason = ""
         endpoint.disabled_at = None
@@ -427,16 +430,3 @@ def streams_endpoint_disabled_announce() -> int:
             )
         told += 1
     return told
-
-
-def paused_deliveries_hold(*, event: Any) -> int:
-    """SSF 1.0 8.1.2.1: a paused stream SHOULD hold its events. The webhooks fan-out makes
-    deliveries only for active endpoints, and a paused stream's endpoint is off: this adds
-    the paused streams' deliveries (inside the event's transaction), parked until the stream
-    is enabled (``_endpoint_sync`` makes them due). Returns the deliveries held."""
-    from webhooks.services.fanout import deliveries_create
-
-    paused = Endpoint.objects.filter(
-        kind=EndpointKind.SSF, active=False, ssf_stream__status=StreamStatus.PAUSED
-    )
-    return len(deliveries_create(event=event, endpoints=paused))

@@ -264,3 +264,25 @@ def test_an_unknown_kind_or_failing_formatter_is_a_failed_attempt(
     assert DeliveryAttempt.objects.get().error.startswith("formatter")
     assert Delivery.objects.get().status == "pending"
     assert Endpoint.objects.get().active
+
+
+def test_fan_out_writes_for_active_and_held_endpoints_only(receiver, make_endpoint, emit, customer):
+    """Each event gets a delivery for every active endpoint and for every endpoint that is
+    off but holding its deliveries (a paused Shared Signals stream), none for one that is
+    just off; endpoints added or changed after earlier events count at once (the fan-out's
+    query is compiled once, its rows are read with every event). Held deliveries are not
+    sent while the endpoint is off."""
+    emit(customer)  # compiles the fan-out's query before the endpoints exist
+    active = make_endpoint(receiver.url)
+    held = make_endpoint(receiver.url)
+    off = make_endpoint(receiver.url)
+    Endpoint.objects.filter(pk=held.pk).update(active=False, held=True)
+    Endpoint.objects.filter(pk=off.pk).update(active=False)
+    event = emit(customer)
+    owed = Delivery.objects.filter(event=event)
+    assert sorted(owed.values_list("endpoint_id", flat=True)) == sorted([active.pk, held.pk])
+    run_worker()
+    assert receiver.ids() == [str(event.event_id)]
+    assert owed.get(endpoint=held).status == DeliveryStatus.PENDING
+    Endpoint.objects.filter(pk=held.pk).update(event_types=["consent.*"])
+    assert not Delivery.objects.filter(event=emit(customer), endpoint=held).exists()
