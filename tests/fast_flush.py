@@ -7,7 +7,8 @@ schema), then the ``post_migrate`` signal, which recreates content types and per
 the standard profile fields and the signing keys (another 0.2 to 0.6 s, RSA key generation
 included). Here the first flush of a test process is Django's own; the rows it leaves (what
 ``post_migrate`` wrote) are copied once into side tables of the test database, and every
-later flush is one transaction of ``DELETE FROM`` each table and ``INSERT ... SELECT`` from
+later flush is one transaction of ``DELETE FROM`` each table (TRUNCATE for the two
+append-only tables whose PostgreSQL triggers refuse DELETE) and ``INSERT ... SELECT`` from
 those copies. The database a test starts on is the same as after Django's flush, with the
 same rows (keys and content type ids included) each time.
 
@@ -59,13 +60,40 @@ def _copy_after_django_flush(connection: Any) -> list[tuple[str, str]]:
     return copies
 
 
+def _guarded_tables(connection: Any) -> list[str]:
+    """PostgreSQL: the tables whose own triggers refuse DELETE (the audit log and the consent
+    ledger are append-only, audit/migrations/0002, consent/migrations/0003). TRUNCATE
+    empties them, as Django's flush does."""
+    key = f"{connection.alias}:guarded"
+    if key not in _tables:
+        guarded: list[str] = []
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT DISTINCT c.relname FROM pg_trigger t "
+                    "JOIN pg_class c ON c.oid = t.tgrelid WHERE NOT t.tgisinternal"
+                )
+                found = {row[0] for row in cursor.fetchall()}
+            guarded = [table for table in _django_tables(connection) if table in found]
+        _tables[key] = guarded
+    return _tables[key]
+
+
 def _fast_flush(alias: str) -> None:
     from django.db import connections, transaction
 
     connection = connections[alias]
     qn = connection.ops.quote_name
+    guarded = _guarded_tables(connection)
     # The model tables' names, quoted: no outside input reaches these statements.
-    statements = [f"DELETE FROM {qn(table)}" for table in _django_tables(connection)]  # noqa: S608
+    statements = (
+        [f"TRUNCATE {', '.join(qn(table) for table in guarded)} CASCADE"] if guarded else []
+    )
+    statements += [
+        f"DELETE FROM {qn(table)}"  # noqa: S608
+        for table in _django_tables(connection)
+        if table not in guarded
+    ]
     statements += [
         f"INSERT INTO {qn(table)} SELECT * FROM {qn(copy)}"  # noqa: S608
         for table, copy in _copies[alias]
@@ -74,6 +102,11 @@ def _fast_flush(alias: str) -> None:
     # order of the statements does not matter inside the transaction.
     with transaction.atomic(using=alias):
         _execute(connection, statements)
+    # Content types a test created are gone again (as after Django's flush, whose
+    # post_migrate clears this cache).
+    from django.contrib.contenttypes.models import ContentType
+
+    ContentType.objects.clear_cache()
 
 
 def _fixture_teardown(self: Any) -> None:
