@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
 from django.contrib import admin
-from django.http import HttpRequest
-from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from unfold.admin import ModelAdmin  # type: ignore[import-untyped]
 from unfold.contrib.filters.admin import RangeDateTimeFilter  # type: ignore[import-untyped]
+
+from ciam.admin_readonly import ReadOnlyAdminMixin, json_display
 
 from .models import AuditEntry
 
 
 @admin.register(AuditEntry)
-class AuditEntryAdmin(ModelAdmin):
+class AuditEntryAdmin(ReadOnlyAdminMixin, ModelAdmin):
     list_display = (
         "created_at",
         "actor_kind",
@@ -67,16 +64,4 @@ class AuditEntryAdmin(ModelAdmin):
 
     @admin.display(description=_("changes"))
     def changes_display(self, entry: AuditEntry) -> str:
-        return format_html(
-            "<pre style='white-space: pre-wrap'>{}</pre>",
-            json.dumps(entry.changes, ensure_ascii=False, indent=2, sort_keys=True),
-        )
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
+        return json_display(entry.changes)

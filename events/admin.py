@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from django.contrib import admin
 from django.http import HttpRequest
-from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from unfold.admin import ModelAdmin  # type: ignore[import-untyped]
 from unfold.contrib.filters.admin import RangeDateTimeFilter  # type: ignore[import-untyped]
+
+from ciam.admin_readonly import ReadOnlyAdminMixin, json_display
 
 from .catalogue import EVENT_TYPES
 from .models import OutboxEvent
@@ -30,7 +30,7 @@ class EventTypeFilter(admin.SimpleListFilter):
 
 
 @admin.register(OutboxEvent)
-class OutboxEventAdmin(ModelAdmin):
+class OutboxEventAdmin(ReadOnlyAdminMixin, ModelAdmin):
     list_display = ("id", "time", "type", "subject", "event_id")
     list_filter = (EventTypeFilter, ("time", RangeDateTimeFilter))
     list_filter_submit = True
@@ -53,23 +53,8 @@ class OutboxEventAdmin(ModelAdmin):
 
     @admin.display(description=_("CloudEvents envelope (internal projection)"))
     def envelope_display(self, event: OutboxEvent) -> str:
-        return format_html(
-            "<pre style='white-space: pre-wrap'>{}</pre>",
-            json.dumps(event_envelope(event), ensure_ascii=False, indent=2),
-        )
+        return json_display(event_envelope(event), sort_keys=False)
 
     @admin.display(description=_("stored data"))
     def data_display(self, event: OutboxEvent) -> str:
-        return format_html(
-            "<pre style='white-space: pre-wrap'>{}</pre>",
-            json.dumps(event.data, ensure_ascii=False, indent=2, sort_keys=True),
-        )
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
+        return json_display(event.data)

@@ -11,6 +11,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
+from django.utils.translation import get_language
 
 from consent.models import GRANTING_ACTIONS, ClientPurpose, ConsentRecord, Purpose
 from consent.selectors import consent_state, purposes_granted
@@ -232,7 +233,7 @@ def _profile_section(
             if scope != PROFILE_SCOPE and scope not in scopes:
                 continue
         fields[value.field.key] = {
-            "label": value.field.label_en,
+            "label": value.field.label_for(get_language() or "en"),
             "value": value.value,
             "source": value.source,
             "source_label": str(ValueSource(value.source).label)
@@ -382,7 +383,8 @@ def unified_profile(
     cursor: str | None = None,
     limit: int | None = None,
 ) -> dict[str, Any]:
-    """One view of ``user`` across channels: ``profile`` (values with provenance),
+    """One view of ``user`` across channels: ``active`` (False once an operator disabled
+    the account), ``profile`` (values with provenance),
     ``consents``, ``activity`` (sessions, devices, sign-ins, risk decisions) and
     ``interactions`` (summary and a page of the timeline, newest first).
 
@@ -419,7 +421,8 @@ def unified_profile(
         own_client = application.pk
         own_client_id = str(application.client_id)
         client_ids = {application.pk}
-    document: dict[str, Any] = {"sub": subject}
+    # Whether the account may sign in (an operator disabled it: Auth0's "blocked").
+    document: dict[str, Any] = {"sub": subject, "active": bool(user.is_active)}
     if allowed("profile"):
         document["profile"] = _profile_section(
             user,

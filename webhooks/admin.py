@@ -23,6 +23,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 from oauth2_provider.settings import oauth2_settings
@@ -62,12 +63,12 @@ def purpose_choices() -> list[tuple[str, str]]:
 class EndpointForm(forms.ModelForm):
     url = forms.URLField(label=gettext_lazy("URL"), max_length=2000, assume_scheme="https")
     event_types = forms.MultipleChoiceField(
-        label=gettext_lazy("event types"),
+        label=capfirst(gettext_lazy("event types")),
         widget=forms.CheckboxSelectMultiple,
         help_text=gettext_lazy("The events this endpoint receives."),
     )
     purposes = forms.MultipleChoiceField(
-        label=gettext_lazy("consent purposes"),
+        label=capfirst(gettext_lazy("consent purposes")),
         required=False,
         widget=forms.CheckboxSelectMultiple,
         help_text=gettext_lazy(
@@ -76,7 +77,7 @@ class EndpointForm(forms.ModelForm):
         ),
     )
     scopes = forms.MultipleChoiceField(
-        label=gettext_lazy("scopes"),
+        label=capfirst(gettext_lazy("scopes")),
         required=False,
         widget=forms.CheckboxSelectMultiple,
         help_text=gettext_lazy("Claims of these scopes may be sent (email, phone, address...)."),

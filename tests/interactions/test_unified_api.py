@@ -59,6 +59,17 @@ def test_a_customer_is_found_by_subject(customer, reader, issuer):
     response = reader.get(customer_url(issuer, customer, "sub"), timeout=TIMEOUT)
     assert response.status_code == 200
     assert response.json()["sub"] == customer.public_id
+    assert response.json()["active"] is True
+
+
+def test_a_disabled_customer_is_found_and_marked_inactive(customer, reader, issuer):
+    """An operator disabled the account: the profile is still there for the back ends that
+    keep its history, with ``active`` false."""
+    customer.is_active = False
+    customer.save(update_fields=["is_active"])
+    response = reader.get(customer_url(issuer, customer), timeout=TIMEOUT)
+    assert response.status_code == 200, response.text
+    assert response.json()["active"] is False
 
 
 def test_withdrawn_purposes_hide_their_interactions(customer, purposes, post_batch, reader, issuer):
