@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlencode
 
-from django.core.exceptions import SuspiciousOperation
+from django.core.exceptions import BadRequest, SuspiciousOperation
 from django.http import HttpRequest
 from django.http.multipartparser import MultiPartParserError
 from django.urls import reverse
@@ -41,8 +41,9 @@ def _pending_of_page(request: HttpRequest) -> PendingAuthorization | None:
         return pending_load(request, pending_id)
     try:
         next_url = request.GET.get("next") or request.POST.get("next") or ""
-    except (SuspiciousOperation, MultiPartParserError, ValueError, OSError):
-        # Too many fields, too big, unreadable: the error page this is for has no client.
+    except (BadRequest, SuspiciousOperation, MultiPartParserError, ValueError, OSError):
+        # Too many fields, too big, unreadable, a form not in UTF-8 (Django refuses those):
+        # the error page this is for has no client.
         return None
     if not isinstance(next_url, str) or not next_url:
         return None

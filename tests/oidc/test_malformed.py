@@ -844,6 +844,48 @@ def test_token_form_with_unknown_charset_does_not_fail(issuer, clients):
     assert_json_error(response, 400, {"invalid_request", "invalid_grant"})
 
 
+@pytest.mark.parametrize("charset", ["latin-1", "windows-1252"])
+@pytest.mark.parametrize(
+    ("path", "kind"),
+    [
+        ("/authorize", "page"),
+        ("/token", "json"),
+        ("/introspect", "json"),
+        ("/revoke", "json"),
+        ("/userinfo", "any"),
+        ("/logout", "page"),
+        ("/accounts/login/", "page"),
+        ("/accounts/signup/", "page"),
+        ("/accounts/password/reset/", "page"),
+    ],
+)
+def test_forms_in_another_charset_get_a_clear_400(issuer, clients, path, kind, charset):
+    """A form body declared in a charset other than UTF-8, with a byte UTF-8 cannot read
+    (Django refuses such forms): a 400 as JSON on the back-channel endpoints, a readable
+    400 or 403 page on the hosted ones; never a 500 or a redirect."""
+    body = f"client_id={clients.web.client_id}&scope=openid&login=ana%E9@example.com".encode()
+    body += "&email=jos\u00e9@example.com&password=x".encode(charset)
+    response = call(
+        "POST",
+        issuer + path,
+        data=body,
+        headers={"Content-Type": f"application/x-www-form-urlencoded; charset={charset}"},
+    )
+    assert_not_server_error(response)
+    assert location_of(response) is None
+    content_type = response.headers.get("Content-Type", "")
+    if kind == "json":
+        assert response.status_code == 400, (response.status_code, response.text[:300])
+        assert content_type.startswith("application/json"), content_type
+        assert response.json()["error"] == "invalid_request"
+    else:
+        # A page: 400, or the refusal a form without its CSRF cookie gets first (403).
+        assert response.status_code in (400, 403), (response.status_code, response.text[:300])
+        if kind == "page":
+            assert content_type.startswith("text/html"), content_type
+            assert "<h1" in response.text
+
+
 @pytest.mark.parametrize(
     ("body", "statuses"),
     [
