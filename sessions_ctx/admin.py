@@ -17,21 +17,14 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 from unfold.admin import ModelAdmin, TabularInline  # type: ignore[import-untyped]
 
+from ciam.admin_readonly import ReadOnlyAdminMixin
+
 from .models import BrowserSession, EndReason, RiskDecision, RiskPolicy, RiskRule, UserDevice
 from .services.sessions import session_revoke
 
 
-class ReadOnlyAdmin(ModelAdmin):
+class ReadOnlyAdmin(ReadOnlyAdminMixin, ModelAdmin):
     """Rows written by the provider itself: operators look, never add or edit."""
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 class SessionStateFilter(admin.SimpleListFilter):
