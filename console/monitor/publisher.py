@@ -115,9 +115,15 @@ class MonitorPublisher:
         if layer is None:
             return False
         if isinstance(layer, InMemoryChannelLayer):
-            loop = self._consumer_loop
-            return loop is not None and not loop.is_closed() and loop.is_running()
+            return self._live_consumer_loop() is not None
         return True
+
+    def _live_consumer_loop(self) -> asyncio.AbstractEventLoop | None:
+        """The running event loop of this process's consumers (in-memory layer), or None."""
+        loop = self._consumer_loop
+        if loop is None or loop.is_closed() or not loop.is_running():
+            return None
+        return loop
 
     def offer(self, message: Any) -> bool:
         """Queue ``message`` (a monitor message, or an outbox event whose message the thread
@@ -208,8 +214,8 @@ class MonitorPublisher:
         timeout = app_settings.SEND_TIMEOUT_SECONDS
         send = layer.group_send(app_settings.GROUP, message)
         if isinstance(layer, InMemoryChannelLayer):
-            loop = self._consumer_loop
-            if loop is None or loop.is_closed() or not loop.is_running():
+            loop = self._live_consumer_loop()
+            if loop is None:
                 send.close()  # no consumer in this process: nobody to tell
                 return
             future = asyncio.run_coroutine_threadsafe(send, loop)
