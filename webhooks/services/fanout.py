@@ -58,14 +58,10 @@ def _receiving_patterns() -> list[tuple[int, Any]]:
     return [(pk, decode(types, None, connection)) for pk, types in rows]  # type: ignore[arg-type]
 
 
-def deliveries_create(*, event: Any, endpoints: QuerySet[Endpoint] | None = None) -> list[Delivery]:
-    """One pending delivery of ``event`` per endpoint of ``endpoints`` (default:
-    ``receiving_endpoints()``) whose event types match it."""
-    rows = (
-        _receiving_patterns()
-        if endpoints is None
-        else list(endpoints.values_list("pk", "event_types"))
-    )
+def deliveries_create(*, event: Any) -> list[Delivery]:
+    """One pending delivery of ``event`` per endpoint of ``receiving_endpoints()`` whose event
+    types match it."""
+    rows = _receiving_patterns()
     owed = [
         Delivery(endpoint_id=pk, event=event, subject=event.subject or "")
         for pk, patterns in rows
