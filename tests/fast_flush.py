@@ -10,7 +10,9 @@ included). Here the first flush of a test process is Django's own; the rows it l
 later flush is one transaction of ``DELETE FROM`` each table (TRUNCATE for the two
 append-only tables whose PostgreSQL triggers refuse DELETE) and ``INSERT ... SELECT`` from
 those copies. The database a test starts on is the same as after Django's flush, with the
-same rows (keys and content type ids included) each time.
+same rows (keys and content type ids included) each time. On PostgreSQL the sequences of
+the copied tables are moved past the copied ids: a migration test that drops and recreates
+a table (profiling's reversible migrations) restarts its sequence at 1.
 
 Test cases that ask for anything else of the flush (``available_apps``, serialized
 rollback, sequences reset) get Django's own.
@@ -22,6 +24,8 @@ from typing import Any
 
 # database alias -> [(table, copy table)] for the tables post_migrate fills
 _copies: dict[str, list[tuple[str, str]]] = {}
+# database alias -> [(table, column, sequence)] of the copied tables (PostgreSQL)
+_sequences: dict[str, list[tuple[str, str, str]]] = {}
 _tables: dict[str, list[str]] = {}
 _original_teardown: Any = None
 
@@ -58,6 +62,30 @@ def _copy_after_django_flush(connection: Any) -> list[tuple[str, str]]:
             cursor.execute(f"CREATE TABLE {qn(copy)} AS SELECT * FROM {qn(table)}")  # noqa: S608
             copies.append((table, copy))
     return copies
+
+
+def _copied_sequences(connection: Any, copies: list[tuple[str, str]]) -> list[tuple[str, str, str]]:
+    """PostgreSQL: the identity sequences of the copied tables."""
+    if connection.vendor != "postgresql":
+        return []
+    found: list[tuple[str, str, str]] = []
+    with connection.cursor() as cursor:
+        for table, _copy in copies:
+            for sequence in connection.introspection.get_sequences(cursor, table):
+                found.append((table, sequence["column"], sequence["name"]))
+    return found
+
+
+def _sequence_statements(connection: Any) -> list[str]:
+    """``setval`` of each copied table's sequence to at least its highest id: never lowered
+    (as after Django's flush, ids are not reused), raised when the table was recreated."""
+    qn = connection.ops.quote_name
+    return [
+        f"SELECT setval('{qn(sequence)}', GREATEST("  # noqa: S608 - own table names
+        f"(SELECT COALESCE(MAX({qn(column)}), 1) FROM {qn(table)}), "
+        f"(SELECT last_value FROM {qn(sequence)})))"
+        for table, column, sequence in _sequences.get(connection.alias, [])
+    ]
 
 
 def _guarded_tables(connection: Any) -> list[str]:
@@ -98,6 +126,7 @@ def _fast_flush(alias: str) -> None:
         f"INSERT INTO {qn(table)} SELECT * FROM {qn(copy)}"  # noqa: S608
         for table, copy in _copies[alias]
     ]
+    statements += _sequence_statements(connection)
     # Foreign keys are deferred (Django creates them DEFERRABLE INITIALLY DEFERRED): the
     # order of the statements does not matter inside the transaction.
     with transaction.atomic(using=alias):
@@ -122,6 +151,7 @@ def _fixture_teardown(self: Any) -> None:
     _original_teardown(self)  # Django's flush, post_migrate included
     for alias in aliases:
         _copies[alias] = _copy_after_django_flush(connections[alias])
+        _sequences[alias] = _copied_sequences(connections[alias], _copies[alias])
     return None
 
 

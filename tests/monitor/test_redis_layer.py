@@ -10,6 +10,7 @@ import pytest
 from channels.db import database_sync_to_async
 from channels_redis.core import RedisChannelLayer
 
+from console.monitor.publisher import publisher
 from tests.factories import UserFactory
 from tests.redis_server import redis_url  # noqa: F401 - fixture
 
@@ -64,6 +65,8 @@ def test_committed_event_goes_through_redis(redis_layer):
     user = operator()
     key = session_of(user)
     customer = UserFactory(email="ana@example.com")
+    # The customer's own events (created, updated) are sent before the socket opens.
+    assert publisher.flush()
 
     async def scenario() -> dict[str, Any]:
         communicator = socket(session_key=key, user=user)
