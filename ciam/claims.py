@@ -41,17 +41,25 @@ STANDARD_SCOPE_CLAIMS: dict[str, tuple[str, ...]] = {
 
 # This provider's own scopes, whose values come from CIAM_CLAIM_PROVIDERS. ``consents``: the
 # user's purpose decisions this client may see (consent.claims.consents_claim).
+# ``interests``: what personalization inferred and the customer declared, the best contact
+# window and the segments (personalization.claims.interests_claim).
 PROVIDED_SCOPE_CLAIMS: dict[str, tuple[str, ...]] = {
     "consents": ("consents",),
+    "interests": ("interests", "best_contact_window", "segments"),
 }
 
 SCOPE_CLAIMS: dict[str, tuple[str, ...]] = {**STANDARD_SCOPE_CLAIMS, **PROVIDED_SCOPE_CLAIMS}
 
-# Only standard claims may be requested one by one (the ``claims`` parameter, OIDC Core 5.5);
-# a provided claim needs its scope.
+# Standard claims may be requested one by one (the ``claims`` parameter, OIDC Core 5.5), and
+# so may the personalization claims (the consent page lists each); ``consents`` needs its scope.
 STANDARD_CLAIMS = frozenset(claim for claims in STANDARD_SCOPE_CLAIMS.values() for claim in claims)
 PROVIDED_SCOPES = frozenset(PROVIDED_SCOPE_CLAIMS)
 PROVIDED_CLAIMS = frozenset(claim for claims in PROVIDED_SCOPE_CLAIMS.values() for claim in claims)
+REQUESTABLE_PROVIDED_CLAIMS = frozenset(PROVIDED_SCOPE_CLAIMS["interests"])
+# The scope each provided claim comes with.
+PROVIDED_CLAIM_SCOPES = {
+    claim: scope for scope, claims in PROVIDED_SCOPE_CLAIMS.items() for claim in claims
+}
 
 # Claims of the ID token itself (OIDC Core 2), set by the provider.
 PROTOCOL_CLAIMS: tuple[str, ...] = (
@@ -181,7 +189,9 @@ def user_claims(
         if scope in scopes and name not in names:
             names.append(name)
     for name in requested_claim_names(claims_request, member):
-        if name not in names and (name in STANDARD_CLAIMS or name in custom):
+        if name not in names and (
+            name in STANDARD_CLAIMS or name in custom or name in REQUESTABLE_PROVIDED_CLAIMS
+        ):
             names.append(name)
     result: dict[str, Any] = {}
     for name in names:

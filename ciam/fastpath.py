@@ -38,6 +38,7 @@ BACKCHANNEL_PREFIXES = (
     "/api/interactions/",
     "/api/customers/",
     "/api/events/",
+    "/api/personalization/",
     "/ssf/",
 )
 

@@ -82,6 +82,7 @@ INSTALLED_APPS = [
     "webhooks",
     "ssf",
     "interactions",
+    "personalization",
 ]
 
 MIDDLEWARE = [
@@ -337,6 +338,7 @@ OAUTH2_PROVIDER = {
         "address": _("Your postal address"),
         "offline_access": _("Access while you are away"),
         "consents": _("Your choices about how your data is used"),
+        "interests": _("Your interests and the best time to reach you"),
         # Machine clients only (ciam/oauth/validator.py): the consent API for back ends.
         "consent:read": _("Read customers' consent records"),
         "consent:write": _("Record customers' consent decisions"),
@@ -345,6 +347,8 @@ OAUTH2_PROVIDER = {
         "profile:write": _("Change customers' profile values"),
         # Machine clients only: interactions from other channels (interactions/api.py).
         "events:write": _("Send customers' interactions from other channels"),
+        # Machine clients only: interests and recommendations (personalization/api.py).
+        "personalization:read": _("Read customers' interests and recommendations"),
         # Machine clients only: Shared Signals streams (ssf/).
         "ssf:manage": _("Manage Shared Signals event streams"),
     },
@@ -399,7 +403,10 @@ CIAM_INTERACTION_STEPS = [
     "profiling.steps.ProfileQuestionBeforeReturnStep",
 ]
 # Claims of the provider's own scopes (ciam/claims.py PROVIDED_SCOPE_CLAIMS), by function.
-CIAM_CLAIM_PROVIDERS = ["consent.claims.consents_claim"]
+CIAM_CLAIM_PROVIDERS = [
+    "consent.claims.consents_claim",
+    "personalization.claims.interests_claim",
+]
 # Consent receipts (consent/receipts.py): the law they are issued under and whom to contact.
 CIAM_CONSENT_JURISDICTION = env("CIAM_CONSENT_JURISDICTION", default="BR")
 CIAM_CONSENT_CONTROLLER_CONTACT = env("CIAM_CONSENT_CONTROLLER_CONTACT", default="")
@@ -640,6 +647,17 @@ CIAM_SSF_MIN_VERIFICATION_INTERVAL_SECONDS = env.int(
 CIAM_INTERACTIONS_MAX_BATCH = env.int("CIAM_INTERACTIONS_MAX_BATCH", default=500)
 CIAM_INTERACTIONS_RETENTION_DAYS = env.int("CIAM_INTERACTIONS_RETENTION_DAYS", default=730)
 # --- end interactions ---
+
+# --- Personalization (personalization/) ---
+# Interests, next items and contact windows from consented interactions (manage.py
+# personalization_train); personalization/app_settings.py documents every option.
+CIAM_PERSONALIZATION_MODEL = env("CIAM_PERSONALIZATION_MODEL", default="item_item")
+CIAM_PERSONALIZATION_TIME_ZONE = env("CIAM_PERSONALIZATION_TIME_ZONE", default="America/Sao_Paulo")
+CIAM_PERSONALIZATION_FULL_EVERY_HOURS = env.float(
+    "CIAM_PERSONALIZATION_FULL_EVERY_HOURS", default=24.0
+)
+CIAM_PERSONALIZATION_HISTORY_DAYS = env.int("CIAM_PERSONALIZATION_HISTORY_DAYS", default=365)
+# --- end personalization ---
 
 # --- Live monitor (console/monitor/, Channels) ---
 # An admin page (/admin/monitor/) fed over a WebSocket (/admin/monitor/ws/, ciam/asgi.py); its

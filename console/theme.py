@@ -221,6 +221,18 @@ SIDEBAR: tuple[tuple[str | Promise, tuple[Link, ...]], ...] = (
         ),
     ),
     (
+        _("Personalization"),
+        (
+            Link("personalization.Segment", "groups"),
+            Link("personalization.SegmentMembership", "group_add"),
+            Link("personalization.Interest", "favorite"),
+            Link("personalization.Insight", "insights"),
+            Link("personalization.CatalogueItem", "inventory_2"),
+            Link("personalization.ItemNeighbour", "hub"),
+            Link("personalization.TrainingRun", "model_training"),
+        ),
+    ),
+    (
         _("Risk"),
         (
             Link("sessions_ctx.RiskPolicy", "policy"),

@@ -167,6 +167,27 @@ EVENT_TYPES: dict[str, EventType] = _types(
         _("Interaction recorded"),
         _("An interaction from another channel was recorded (type, channel, purpose)."),
     ),
+    EventType(
+        "personalization.interests_changed",
+        1,
+        _("Interests changed"),
+        _(
+            "The interests shared about a customer changed (inferred by training or edited "
+            "by the customer); sent only under their personalization purpose."
+        ),
+    ),
+    EventType(
+        "segment.entered",
+        1,
+        _("Segment entered"),
+        _("A customer now meets the conditions of an operator's segment."),
+    ),
+    EventType(
+        "segment.left",
+        1,
+        _("Segment left"),
+        _("A customer no longer meets the conditions of an operator's segment."),
+    ),
 )
 
 

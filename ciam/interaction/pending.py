@@ -20,7 +20,7 @@ from django.http import HttpRequest
 from django.urls import NoReverseMatch, resolve, reverse
 from oauth2_provider.models import AbstractApplication
 
-from ciam.claims import STANDARD_CLAIMS, requested_claim_names
+from ciam.claims import REQUESTABLE_PROVIDED_CLAIMS, STANDARD_CLAIMS, requested_claim_names
 from ciam.oauth.client_cache import application_cached
 
 from .responses import error_redirect_url
@@ -134,15 +134,22 @@ class PendingAuthorization:
 
     @cached_property
     def individually_requested_claims(self) -> list[str]:
-        """Standard claims, and custom claims of the profile schema, asked for one by one
-        through the ``claims`` parameter (the consent page lists them)."""
+        """Standard claims, custom claims of the profile schema and the personalization
+        claims, asked for one by one through the ``claims`` parameter (the consent page
+        lists them)."""
         names = requested_claim_names(self.claims_request, "userinfo") + requested_claim_names(
             self.claims_request, "id_token"
         )
         from profiling.schema import schema_current
 
         custom = schema_current().by_claim
-        return sorted({name for name in names if name in STANDARD_CLAIMS or name in custom})
+        return sorted(
+            {
+                name
+                for name in names
+                if name in STANDARD_CLAIMS or name in custom or name in REQUESTABLE_PROVIDED_CLAIMS
+            }
+        )
 
     # --- the client -------------------------------------------------------------------------
 

@@ -10,7 +10,14 @@ from typing import Any
 from django.utils.module_loading import import_string
 
 from ..app_settings import app_settings
-from ..claims import PROVIDED_CLAIMS, PROVIDED_SCOPES, ClaimSource
+from ..claims import (
+    PROVIDED_CLAIM_SCOPES,
+    PROVIDED_CLAIMS,
+    PROVIDED_SCOPES,
+    REQUESTABLE_PROVIDED_CLAIMS,
+    ClaimSource,
+    requested_claim_names,
+)
 from ..subjects import subject_for
 
 ClaimProvider = Callable[[Any, Any, frozenset[str]], dict[str, Any]]
@@ -54,16 +61,29 @@ def _claim_providers(paths: tuple[str, ...]) -> tuple[ClaimProvider, ...]:
 
 
 def with_provided_claims(
-    source: ClaimSource, *, user: Any, application: Any, scopes: Iterable[str]
+    source: ClaimSource,
+    *,
+    user: Any,
+    application: Any,
+    scopes: Iterable[str],
+    claims_request: dict[str, Any] | None = None,
+    member: str = "userinfo",
 ) -> ClaimSource:
     """``source`` with the values of the provided claims (``PROVIDED_SCOPE_CLAIMS``, e.g.
     ``consents``) from the ``CIAM_CLAIM_PROVIDERS`` functions ``(user, application, scopes)``.
 
-    They are called only when one of those scopes was granted, and on every call (no cache:
-    a withdrawn consent shows in the next ID token or UserInfo answer); only the names of
-    ``PROVIDED_CLAIMS`` are kept, so a provider cannot replace ``sub`` or a standard claim.
+    They are called only when one of those scopes was granted or one of their requestable
+    claims was asked for one by one in ``claims_request``'s ``member`` (the provider is then
+    called with that claim's scope; ``user_claims`` releases only the claim asked for), and
+    on every call (no cache: a withdrawn consent shows in the next ID token or UserInfo
+    answer); only the names of ``PROVIDED_CLAIMS`` are kept, so a provider cannot replace
+    ``sub`` or a standard claim.
     """
-    granted = frozenset(scopes)
+    granted = frozenset(scopes) | {
+        PROVIDED_CLAIM_SCOPES[name]
+        for name in requested_claim_names(claims_request, member)
+        if name in REQUESTABLE_PROVIDED_CLAIMS
+    }
     if not granted & PROVIDED_SCOPES or user is None or application is None:
         return source
     provided: dict[str, Any] = {}

@@ -63,7 +63,7 @@ RefreshToken = get_refresh_token_model()
 # Scopes about the signed-in user (OIDC Core 5.4 and 11; ``consents``: their purpose
 # decisions).
 USER_SCOPES = frozenset(
-    {"openid", "profile", "email", "phone", "address", "offline_access", "consents"}
+    {"openid", "profile", "email", "phone", "address", "offline_access", "consents", "interests"}
 )
 # Scopes of the back-end APIs (consent/api.py, profiling/api.py), for machine clients only:
 # they reach every user's records, which no client acting for one signed-in user may.
@@ -74,6 +74,7 @@ MACHINE_SCOPES = frozenset(
         "profile:read",
         "profile:write",
         "events:write",
+        "personalization:read",
         "ssf:manage",
     }
 )
@@ -535,7 +536,12 @@ class CIAMValidator(OAuth2Validator):
         else:
             source = claim_source_for(request.user, client=request.client)
         source = with_provided_claims(
-            source, user=request.user, application=request.client, scopes=request.scopes or []
+            source,
+            user=request.user,
+            application=request.client,
+            scopes=request.scopes or [],
+            claims_request=claims_request,
+            member="id_token",
         )
         return user_claims(
             source,
@@ -620,6 +626,8 @@ class CIAMValidator(OAuth2Validator):
             user=request.user,
             application=access_token.application,
             scopes=access_token.scopes.keys(),
+            claims_request=claims_request,
+            member="userinfo",
         )
         return user_claims(
             source,

@@ -206,6 +206,7 @@ def test_sidebar_shows_only_what_the_operator_may_view(client, operator, db):
         "Applications",
         "Consent",
         "Profiling",
+        "Personalization",
         "Risk",
         "Security",
         "Settings",

@@ -33,6 +33,7 @@ WALK = [
     ("Sessions and devices", "Where you're signed in", None),
     ("Connected apps", "Connected apps", None),
     ("Consents", "Your consents", "Privacy"),
+    ("Your interests", "Your interests", "Privacy"),
     ("Your data", "Your data", "Privacy"),
 ]
 

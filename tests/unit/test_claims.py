@@ -46,7 +46,10 @@ SPEC_SCOPE_CLAIMS = {
 }
 
 # This provider's own scopes (README "Endpoints"): their claims come from CIAM_CLAIM_PROVIDERS.
-CIAM_SCOPE_CLAIMS = {"consents": {"consents"}}
+CIAM_SCOPE_CLAIMS = {
+    "consents": {"consents"},
+    "interests": {"interests", "best_contact_window", "segments"},
+}
 
 # Claims this provider has no data for: never released, whatever is asked.
 NEVER_KNOWN = {"preferred_username", "profile"}

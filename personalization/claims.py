@@ -1,0 +1,45 @@
+"""The ``interests`` claims: what a relying party may know of a customer's tastes.
+
+Listed in ``CIAM_CLAIM_PROVIDERS``; ciam/oauth/claim_sources.py calls ``interests_claim``
+for ID tokens and UserInfo when the ``interests`` scope was granted, or one of its claims was
+asked for one by one (``claims`` parameter). Released only while the customer grants a
+personalization purpose this client may see; the values come precomputed from the
+customer's ``Insight`` row (one read by primary key), so token issuance does no model work.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .models import Insight
+from .services.consent import personalization_allowed
+
+INTERESTS_SCOPE = "interests"
+
+
+def insight_claims(insight: Insight | None) -> dict[str, Any]:
+    """The three claims of ``insight`` (empty values when nothing was computed yet)."""
+    if insight is None:
+        return {"interests": [], "segments": []}
+    claims: dict[str, Any] = {
+        "interests": list(insight.interests),
+        "segments": list(insight.segments),
+    }
+    if insight.best_hours:
+        claims["best_contact_window"] = {
+            "hours": list(insight.best_hours),
+            "weekdays": list(insight.best_weekdays),
+            "time_zone": insight.time_zone,
+            "from_population": insight.window_from_prior,
+        }
+    return claims
+
+
+def interests_claim(user: Any, application: Any, scopes: frozenset[str]) -> dict[str, Any]:
+    """``interests``, ``best_contact_window`` and ``segments`` for ``application`` (a
+    ``CIAM_CLAIM_PROVIDERS`` function); nothing without the scope or the consent."""
+    if INTERESTS_SCOPE not in scopes:
+        return {}
+    if not personalization_allowed(user=user, application=application):
+        return {}
+    return insight_claims(Insight.objects.filter(user_id=user.pk).first())

@@ -1,0 +1,25 @@
+"""Receivers of other apps' signals; each calls one service."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from consent.models import PurposeKind
+
+
+def _purpose_decided(sender: Any, user: Any, record: Any, **kwargs: Any) -> None:
+    """A personalization purpose withdrawn (or expired) with none left granted: the
+    customer's derived data goes, in the ledger's transaction."""
+    if record.granted or record.purpose.kind != PurposeKind.PERSONALIZATION:
+        return
+    from .services.consent import personalization_allowed
+    from .services.forget import personalization_forget
+
+    if not personalization_allowed(user=user):
+        personalization_forget(user=user)
+
+
+def connect() -> None:
+    from consent.signals import purpose_consent_changed
+
+    purpose_consent_changed.connect(_purpose_decided, dispatch_uid="personalization-forget")
