@@ -9,10 +9,17 @@ customer's ``Insight`` row (one read by primary key), so token issuance does no 
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
+from ciam.oauth.prepared import PreparedLookup
+
 from .models import Insight
-from .services.consent import personalization_allowed
+from .services.consent import (
+    client_personalization_purpose_ids,
+    granted_among,
+    personalization_allowed,
+)
 
 INTERESTS_SCOPE = "interests"
 
@@ -35,11 +42,39 @@ def insight_claims(insight: Insight | None) -> dict[str, Any]:
     return claims
 
 
+# Purpose ids -> the insight lookup with that consent check, compiled once per connection.
+_lookups: dict[frozenset[int], PreparedLookup] = {}
+_lookups_lock = threading.Lock()
+
+
+def _insight_lookup(purpose_ids: frozenset[int]) -> PreparedLookup:
+    lookup = _lookups.get(purpose_ids)
+    if lookup is None:
+        with _lookups_lock:
+            lookup = _lookups.setdefault(
+                purpose_ids,
+                PreparedLookup(
+                    lambda user_id: Insight.objects.filter(user_id=user_id).annotate(
+                        allowed=granted_among(purpose_ids)
+                    ),
+                    field=Insight._meta.get_field("user"),
+                ),
+            )
+    return lookup
+
+
 def interests_claim(user: Any, application: Any, scopes: frozenset[str]) -> dict[str, Any]:
     """``interests``, ``best_contact_window`` and ``segments`` for ``application`` (a
     ``CIAM_CLAIM_PROVIDERS`` function); nothing without the scope or the consent."""
     if INTERESTS_SCOPE not in scopes:
         return {}
-    if not personalization_allowed(user=user, application=application):
+    purpose_ids = client_personalization_purpose_ids(application=application)
+    if not purpose_ids:
         return {}
-    return insight_claims(Insight.objects.filter(user_id=user.pk).first())
+    # One statement, compiled once: the insight row with the consent check beside it.
+    row = _insight_lookup(purpose_ids).first(user.pk)
+    if row is None:
+        # Nothing computed yet: empty values, still only with the consent.
+        allowed = personalization_allowed(user=user, application=application)
+        return insight_claims(None) if allowed else {}
+    return insight_claims(row) if row.allowed else {}

@@ -20,6 +20,16 @@ def _purpose_decided(sender: Any, user: Any, record: Any, **kwargs: Any) -> None
 
 
 def connect() -> None:
+    from django.db.models.signals import post_delete, post_save
+
+    from consent.models import ClientPurpose, Purpose
     from consent.signals import purpose_consent_changed
 
+    from .services.consent import purpose_cache_forget
+
     purpose_consent_changed.connect(_purpose_decided, dispatch_uid="personalization-forget")
+    for signal in (post_save, post_delete):
+        for model in (Purpose, ClientPurpose):
+            signal.connect(
+                purpose_cache_forget, sender=model, dispatch_uid=f"personalization-{model.__name__}"
+            )

@@ -22,17 +22,22 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, connections
-from django.db.models import Field, QuerySet, UUIDField
+from django.db.models import AutoField, Field, ForeignKey, IntegerField, QuerySet, UUIDField
 from django.db.models.query import get_related_populators  # type: ignore[attr-defined]
 
 # A value no caller passes: it marks where the real value goes among the parameters.
 _PLACEHOLDER = "\x1fciam-prepared-lookup\x1f"
 _UUID_PLACEHOLDER = uuid.UUID("1f1f1f1f-c1a0-4e5e-8d00-1f1f1f1f1f1f")
+# No row has a negative primary key: the placeholder of an integer (or a foreign key to one).
+_INTEGER_PLACEHOLDER = -0x1F1F1F1F
 
 
 def _placeholder_for(field: Field[Any, Any]) -> Any:
     if isinstance(field, UUIDField):
         return _UUID_PLACEHOLDER
+    target = field.target_field if isinstance(field, ForeignKey) else field
+    if isinstance(target, IntegerField | AutoField):
+        return _INTEGER_PLACEHOLDER
     raise TypeError(f"No placeholder for {type(field).__name__}: compare with text instead.")
 
 

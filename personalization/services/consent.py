@@ -4,18 +4,103 @@ and the switch the customer turns in the portal (a grant or withdrawal in that l
 
 from __future__ import annotations
 
+import threading
+import time
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Exists, OuterRef, Subquery
 from django.http import HttpRequest
 
-from consent.models import ConsentChannel, Purpose, PurposeKind
+from consent.models import (
+    GRANTING_ACTIONS,
+    ClientPurpose,
+    ConsentChannel,
+    ConsentRecord,
+    Purpose,
+    PurposeKind,
+)
 from consent.selectors import purposes_current, purposes_granted
+
+# The personalization purposes (id, required) and each client's links to them, kept by each
+# process this long (claims are computed on every ID token and UserInfo call): a purpose or a
+# link created, changed or removed in the admin counts everywhere within this time, and in
+# the process that saved it at once (``purpose_cache_forget``). A customer's own decisions
+# are never cached.
+PURPOSE_CACHE_SECONDS = 60.0
+_purposes_cached: tuple[float, tuple[tuple[int, bool], ...]] | None = None
+_links_cached: dict[int, tuple[float, frozenset[int]]] = {}
+_cache_lock = threading.Lock()
 
 
 def personalization_purposes() -> list[Purpose]:
     """The active purposes of kind ``personalization``."""
     return list(Purpose.objects.filter(active=True, kind=PurposeKind.PERSONALIZATION))
+
+
+def _purposes_kept() -> tuple[tuple[int, bool], ...]:
+    global _purposes_cached
+    cached = _purposes_cached
+    now = time.monotonic()
+    if cached is not None and now - cached[0] < PURPOSE_CACHE_SECONDS:
+        return cached[1]
+    found = tuple((purpose.pk, purpose.required) for purpose in personalization_purposes())
+    with _cache_lock:
+        _purposes_cached = (now, found)
+    return found
+
+
+def personalization_purpose_ids() -> frozenset[int]:
+    """Ids of the active personalization purposes (kept, see ``PURPOSE_CACHE_SECONDS``)."""
+    return frozenset(pk for pk, _required in _purposes_kept())
+
+
+def client_personalization_purpose_ids(*, application: Any) -> frozenset[int]:
+    """The personalization purposes ``application`` may see: those linked to it
+    (``ClientPurpose``) and the required ones (kept, see ``PURPOSE_CACHE_SECONDS``)."""
+    purposes = _purposes_kept()
+    if not purposes or application is None:
+        return frozenset()
+    now = time.monotonic()
+    cached = _links_cached.get(application.pk)
+    if cached is None or now - cached[0] >= PURPOSE_CACHE_SECONDS:
+        linked = frozenset(
+            ClientPurpose.objects.filter(application_id=application.pk).values_list(
+                "purpose_id", flat=True
+            )
+        )
+        with _cache_lock:
+            _links_cached[application.pk] = (now, linked)
+    else:
+        linked = cached[1]
+    return frozenset(pk for pk, required in purposes if required or pk in linked)
+
+
+def purpose_cache_forget(**kwargs: Any) -> None:
+    """A purpose or a client's link to one was saved or deleted: read them again."""
+    global _purposes_cached
+    with _cache_lock:
+        _purposes_cached = None
+        _links_cached.clear()
+
+
+def granted_among(purpose_ids: frozenset[int]) -> Exists:
+    """``EXISTS`` (an annotation of a row with a ``user_id``): that customer's latest
+    decision about one of ``purpose_ids`` grants it (the rule of
+    ``consent.selectors.latest_records``, in one subquery)."""
+    latest = (
+        ConsentRecord.objects.filter(user_id=OuterRef("user_id"), purpose_id=OuterRef("purpose_id"))
+        .order_by("-sequence")
+        .values("sequence")[:1]
+    )
+    return Exists(
+        ConsentRecord.objects.filter(
+            user_id=OuterRef("user_id"),
+            purpose_id__in=sorted(purpose_ids),
+            action__in=sorted(GRANTING_ACTIONS),
+            sequence=Subquery(latest),
+        )
+    )
 
 
 def personalization_granted(*, user: Any, application: Any | None = None) -> list[str]:

@@ -29,6 +29,17 @@ def shared_interests(rows: list[Interest]) -> list[dict[str, Any]]:
     ]
 
 
+def interests_differ(before: list[dict[str, Any]], after: list[dict[str, Any]]) -> bool:
+    """Whether the shared interests changed for a receiver: an interest came or went, or
+    changed its source. Scores alone do not count: they decay a little with every day, and
+    an event for each would be noise."""
+
+    def names(entries: list[dict[str, Any]]) -> set[tuple[Any, Any, Any]]:
+        return {(entry.get("kind"), entry.get("name"), entry.get("source")) for entry in entries}
+
+    return names(before) != names(after)
+
+
 def _purpose_key(user: Any) -> str:
     from .consent import personalization_granted
 
@@ -58,7 +69,7 @@ def insight_refresh(*, user: Any, emit: bool = True, **computed: Any) -> Insight
         setattr(insight, name, value)
     insight.computed_at = timezone.now()
     insight.save()
-    if emit and insight.interests != previous:
+    if emit and interests_differ(previous, insight.interests):
         event_emit(
             type="personalization.interests_changed",
             user=user,

@@ -44,7 +44,7 @@ from ..models import (
     TrainingRun,
 )
 from .consent import personalization_purposes
-from .insight import shared_interests
+from .insight import interests_differ, shared_interests
 
 logger = logging.getLogger(__name__)
 BATCH = 2000
@@ -311,7 +311,7 @@ def _write(derived: Derived, consenting: Consenting, user_ids: list[int], zones:
                         computed_at=now,
                     )
                 )
-                if shared != previous.get(user_id, []):
+                if interests_differ(previous.get(user_id, []), shared):
                     changed += 1
                     events.append(
                         {
