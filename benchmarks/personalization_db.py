@@ -220,6 +220,9 @@ def interactions_write(application: Any, rows: list[tuple[int, str, datetime, It
                 type=kind,
                 channel="web",
                 occurred_at=at,
+                # Received when it happened (an import of past activity), not while the
+                # training runs below look for late arrivals.
+                received_at=at,
                 properties={"item": item.key, "category": item.category, "brand": item.brand},
                 purpose="personalization",
                 idempotency_key=secrets.token_hex(16),

@@ -15,7 +15,7 @@ from ciam.api import api_endpoint, api_user_resolve, invalid_request, json_respo
 from .app_settings import app_settings
 from .claims import insight_claims
 from .models import Insight
-from .services.consent import personalization_granted
+from .services.consent import client_personalization_purpose_ids, personalization_granted
 
 SCOPE_READ = "personalization:read"
 
@@ -24,7 +24,7 @@ def _limit(value: str | None) -> int:
     most = app_settings.RECOMMENDATIONS
     if value is None or value == "":
         return most
-    if not value.isascii() or not value.isdigit() or not 1 <= int(value) <= most:
+    if len(value) > 4 or not value.isascii() or not value.isdigit() or not 1 <= int(value) <= most:
         raise invalid_request(f"limit is a whole number from 1 to {most}.")
     return int(value)
 
@@ -40,6 +40,11 @@ def customer_personalization(request: HttpRequest, client: Any, user_ref: str) -
     if not purposes:
         return json_response({"user": user_ref, "personalization": False})
     insight = Insight.objects.filter(user_id=user.pk).first()
+    if insight is not None and not set(insight.purposes or []) <= (
+        client_personalization_purpose_ids(application=client)
+    ):
+        # Computed with the interactions of a purpose this client may not see.
+        return json_response({"user": user_ref, "personalization": False})
     document: dict[str, Any] = {
         "user": user_ref,
         "personalization": True,

@@ -77,4 +77,8 @@ def interests_claim(user: Any, application: Any, scopes: frozenset[str]) -> dict
         # Nothing computed yet: empty values, still only with the consent.
         allowed = personalization_allowed(user=user, application=application)
         return insight_claims(None) if allowed else {}
-    return insight_claims(row) if row.allowed else {}
+    # Computed from the interactions of every purpose in ``row.purposes``: shown only to a
+    # client that may see each of them.
+    if not row.allowed or not set(row.purposes or []) <= purpose_ids:
+        return {}
+    return insight_claims(row)

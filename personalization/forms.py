@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
@@ -68,3 +69,11 @@ class SwitchForm(forms.Form):
 
     turn = forms.ChoiceField(choices=[("on", "on"), ("off", "off")])
     confirm = forms.BooleanField(required=False)
+    # Turning on: the purpose versions the page showed (only those are granted).
+    version = forms.TypedMultipleChoiceField(coerce=int, required=False, choices=())
+
+    def __init__(self, *args: Any, versions: list[int] | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        version_field = self.fields["version"]
+        assert isinstance(version_field, forms.TypedMultipleChoiceField)
+        version_field.choices = [(pk, str(pk)) for pk in versions or []]

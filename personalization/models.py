@@ -89,6 +89,9 @@ class Insight(models.Model):
     segments = models.JSONField(_("segments"), default=list, blank=True)
     interactions = models.PositiveIntegerField(_("interactions used"), default=0)
     engaged_at = models.DateTimeField(_("last engaged"), null=True, blank=True)
+    # Ids of the personalization purposes whose interactions it was computed from: released
+    # only to a client that may see every one of them.
+    purposes = models.JSONField(_("purposes"), default=list, blank=True)
     computed_at = models.DateTimeField(_("computed at"), default=timezone.now)
 
     class Meta:
@@ -138,6 +141,10 @@ class ItemNeighbour(models.Model):
         return f"{self.item} ~ {self.neighbour}"
 
 
+# Condition types whose segments relying parties may see (``Segment.shared``).
+SHARED_CONDITION_TYPES = frozenset({"interest", "engaged_within_days", "best_hour"})
+
+
 class Segment(models.Model):
     """An operator's rule-based group of customers (``conditions``: every one must hold;
     personalization/segments.py reads and checks them). Membership is recomputed by
@@ -161,6 +168,18 @@ class Segment(models.Model):
 
     def __str__(self) -> str:
         return self.key
+
+    @property
+    def shared(self) -> bool:
+        """Whether relying parties may see the membership (the ``segments`` claim and API):
+        only when its conditions are all about personalization itself (interests,
+        engagement, contact hours). A segment over a consent decision or a profile value
+        would tell a client what its own scopes and purposes do not let it see."""
+        conditions = self.conditions if isinstance(self.conditions, list) else []
+        return all(
+            isinstance(condition, dict) and condition.get("type") in SHARED_CONDITION_TYPES
+            for condition in conditions
+        )
 
     def name_for(self, language: str) -> str:
         if language.lower().startswith("pt") and self.name_pt_br:

@@ -8,15 +8,15 @@ from consent.models import PurposeKind
 
 
 def _purpose_decided(sender: Any, user: Any, record: Any, **kwargs: Any) -> None:
-    """A personalization purpose withdrawn (or expired) with none left granted: the
-    customer's derived data goes, in the ledger's transaction."""
+    """A personalization purpose withdrawn (or expired, or declined): the customer's derived
+    data goes, in the ledger's transaction, even when another personalization purpose stays
+    granted (what was derived mixed the interactions of both; the next training run
+    derives again from what is still granted)."""
     if record.granted or record.purpose.kind != PurposeKind.PERSONALIZATION:
         return
-    from .services.consent import personalization_allowed
     from .services.forget import personalization_forget
 
-    if not personalization_allowed(user=user):
-        personalization_forget(user=user)
+    personalization_forget(user=user)
 
 
 def connect() -> None:

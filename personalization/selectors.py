@@ -67,6 +67,31 @@ class ContactWindow:
 
 
 @dataclass(frozen=True)
+class PurposeText:
+    version_id: int
+    title: str
+    summary: str
+    text: str
+
+
+def personalization_purpose_texts() -> list[PurposeText]:
+    """The current version of each personalization purpose, in the active language."""
+    from django.utils.translation import get_language
+
+    language = get_language() or "en"
+    return [
+        PurposeText(
+            version_id=version.pk,
+            title=version.title_for(language),
+            summary=version.summary_for(language),
+            text=version.text_for(language),
+        )
+        for version in purposes_current()
+        if version.purpose.kind == PurposeKind.PERSONALIZATION
+    ]
+
+
+@dataclass(frozen=True)
 class PortalInterests:
     """Everything the "Interests" page shows. ``offered``: a personalization purpose is
     published, so that it can be turned on."""
@@ -74,6 +99,9 @@ class PortalInterests:
     allowed: bool
     offered: bool
     interests: list[InterestRow] = field(default_factory=list)
+    # While off: the personalization purposes' current versions, in the page's language, as
+    # turning on grants them (the ledger records the hash of exactly these words).
+    purposes: list[PurposeText] = field(default_factory=list)
     removed: list[InterestRow] = field(default_factory=list)
     window: ContactWindow | None = None
     computed_at: datetime | None = None
@@ -100,7 +128,8 @@ def interests_for_portal(*, user: Any) -> PortalInterests:
     the customer added before inferred ones of the same score), the removed ones newest
     first, and the best contact window."""
     if not personalization_allowed(user=user):
-        return PortalInterests(allowed=False, offered=personalization_offered())
+        texts = personalization_purpose_texts()
+        return PortalInterests(allowed=False, offered=bool(texts), purposes=texts)
     rows = list(Interest.objects.filter(user=user))
     shown = sorted(
         (row for row in rows if not row.hidden),

@@ -18,7 +18,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from .forms import InterestAddForm, SwitchForm, interest_error_text
-from .selectors import interests_for_portal
+from .selectors import interests_for_portal, personalization_purpose_texts
 from .services.consent import personalization_allowed, personalization_switch
 from .services.interests import InterestError, interest_add, interest_remove
 
@@ -136,7 +136,8 @@ def remove(request: HttpRequest, interest_id: str) -> HttpResponse:
 def switch(request: HttpRequest) -> HttpResponse:
     """Turn personalization on (a grant in the consent ledger) or off: first a page that says
     what is deleted, then, confirmed, a withdrawal that deletes it at once."""
-    form = SwitchForm(request.POST)
+    current = [text.version_id for text in personalization_purpose_texts()]
+    form = SwitchForm(request.POST, versions=current)
     if not form.is_valid():
         return _problem(
             request,
@@ -146,7 +147,18 @@ def switch(request: HttpRequest) -> HttpResponse:
         )
     user = request.user
     if form.cleaned_data["turn"] == "on":
-        personalization_switch(user=user, on=True, request=request)
+        shown = set(form.cleaned_data["version"])
+        if not current:
+            messages.error(request, _("Personalization cannot be turned on at the moment."))
+            return _back()
+        if shown != set(current):
+            # A version published since the page was shown: its words were not read.
+            messages.error(
+                request,
+                _("What personalization means changed since the page was shown. Read it again."),
+            )
+            return _back()
+        personalization_switch(user=user, on=True, request=request, versions=sorted(shown))
         if personalization_allowed(user=user):
             messages.success(
                 request,

@@ -79,10 +79,14 @@ def with_provided_claims(
     answer); only the names of ``PROVIDED_CLAIMS`` are kept, so a provider cannot replace
     ``sub`` or a standard claim.
     """
+    # A claim asked for one by one brings its scope only when the client may ask for that
+    # scope (its allowed scopes; none set: every scope).
+    allowed: frozenset[str] = getattr(application, "allowed_scope_set", frozenset())
     granted = frozenset(scopes) | {
         PROVIDED_CLAIM_SCOPES[name]
         for name in requested_claim_names(claims_request, member)
         if name in REQUESTABLE_PROVIDED_CLAIMS
+        and (not allowed or PROVIDED_CLAIM_SCOPES[name] in allowed)
     }
     if not granted & PROVIDED_SCOPES or user is None or application is None:
         return source

@@ -118,27 +118,35 @@ def personalization_allowed(*, user: Any, application: Any | None = None) -> boo
 
 
 @transaction.atomic
-def personalization_switch(*, user: Any, on: bool, request: HttpRequest | None = None) -> int:
-    """The customer turns personalization on (a grant of the current version of every
-    personalization purpose) or off (a withdrawal of each granted one; the ledger's
-    ``purpose_consent_changed`` then deletes the derived data). Returns the records written."""
+def personalization_switch(
+    *,
+    user: Any,
+    on: bool,
+    request: HttpRequest | None = None,
+    versions: list[int] | None = None,
+) -> int:
+    """The customer turns personalization on (a grant of the current version of each
+    personalization purpose, or of those of ``versions`` only: what the page showed) or off
+    (a withdrawal of each granted one; the ledger's ``purpose_consent_changed`` then
+    deletes the derived data). Returns the records written."""
     from consent.services.ledger import purpose_withdraw, purposes_decide
 
     if on:
-        versions = [
+        versions_found = [
             version
             for version in purposes_current()
             if version.purpose.kind == PurposeKind.PERSONALIZATION
+            and (versions is None or version.pk in versions)
         ]
         granted = set(personalization_granted(user=user))
-        versions = [version for version in versions if version.purpose.key not in granted]
-        if not versions:
+        chosen = [version for version in versions_found if version.purpose.key not in granted]
+        if not chosen:
             return 0
         return len(
             purposes_decide(
                 user=user,
                 application=None,
-                granted=versions,
+                granted=chosen,
                 declined=[],
                 channel=ConsentChannel.PORTAL,
                 request=request,

@@ -53,7 +53,7 @@ def insight_refresh(*, user: Any, emit: bool = True, **computed: Any) -> Insight
     sets the fields a training run computed (recommendations, best hours, ...). Emits
     ``personalization.interests_changed`` when the shared interests changed."""
     from events.services.outbox import event_emit
-    from events.tags import requires
+    from events.tags import requires, tagged
 
     insight = Insight.objects.select_for_update().filter(user=user).first()
     previous = list(insight.interests) if insight is not None else []
@@ -61,9 +61,11 @@ def insight_refresh(*, user: Any, emit: bool = True, **computed: Any) -> Insight
         insight = Insight(user=user)
     insight.interests = shared_interests(list(Interest.objects.filter(user=user)))
     insight.segments = sorted(
-        SegmentMembership.objects.filter(user=user, segment__active=True).values_list(
-            "segment__key", flat=True
-        )
+        membership.segment.key
+        for membership in SegmentMembership.objects.filter(
+            user=user, segment__active=True
+        ).select_related("segment")
+        if membership.segment.shared
     )
     for name, value in computed.items():
         setattr(insight, name, value)
@@ -75,7 +77,7 @@ def insight_refresh(*, user: Any, emit: bool = True, **computed: Any) -> Insight
             user=user,
             data={
                 "_requires": requires(purpose=_purpose_key(user)),
-                "interests": insight.interests,
+                "interests": tagged(insight.interests, purpose=_purpose_key(user)),
             },
         )
     return insight

@@ -32,6 +32,13 @@ def interest_key_clean(value: Any) -> str:
     return key
 
 
+def _lock(user: Any) -> None:
+    """The customer's row, locked as the ledger and training lock it: one change at a time."""
+    from django.contrib.auth import get_user_model
+
+    get_user_model().objects.select_for_update().filter(pk=user.pk).values_list("pk").first()
+
+
 def _kind(value: Any) -> str:
     if value not in InterestKind.values:
         raise InterestError("Choose a category or a brand.")
@@ -52,6 +59,7 @@ def interest_add(*, user: Any, kind: Any, key: Any) -> Interest:
     shared before inferred interests; an earlier removal of the same interest is undone."""
     kind = _kind(kind)
     key = interest_key_clean(key)
+    _lock(user)
     if not personalization_allowed(user=user):
         raise InterestError("Personalization is off.")
     existing = Interest.objects.filter(user=user, kind=kind, key__iexact=key).first()
@@ -69,6 +77,7 @@ def interest_add(*, user: Any, kind: Any, key: Any) -> Interest:
 def interest_remove(*, user: Any, interest_id: int) -> Interest | None:
     """``user`` removes one of their interests: kept as removed (``hidden``) so that the
     next training run does not infer it again. None when it is not theirs."""
+    _lock(user)
     interest = Interest.objects.select_for_update().filter(user=user, pk=interest_id).first()
     if interest is None:
         return None

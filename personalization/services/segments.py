@@ -82,7 +82,7 @@ def _purposes_of(user_ids: list[int]) -> dict[int, str]:
 def _events(*, key: str, entered: list[int], left: list[int]) -> None:
     """``segment.entered`` / ``segment.left`` for each customer, under a purpose they grant."""
     from events.services.outbox import event_emit_many
-    from events.tags import requires
+    from events.tags import requires, tagged
 
     changes = [("segment.entered", user_id) for user_id in entered]
     changes += [("segment.left", user_id) for user_id in left]
@@ -102,7 +102,7 @@ def _events(*, key: str, entered: list[int], left: list[int]) -> None:
                     "user": users.get(user_id),
                     "data": {
                         "_requires": requires(purpose=purposes[user_id]),
-                        "segment": key,
+                        "segment": tagged(key, purpose=purposes[user_id]),
                     },
                 }
                 for type_, user_id in chunk
@@ -116,6 +116,8 @@ def insight_segments_write(*, user_ids: Iterable[int]) -> int:
     one. Call it in the transaction that changed the memberships. How many insights
     changed."""
     changed = 0
+    # Only the segments relying parties may see go into insights (``Segment.shared``).
+    shared = {segment.key for segment in Segment.objects.filter(active=True) if segment.shared}
     for chunk in _chunks(sorted(set(user_ids))):
         # Locked in id order before the memberships are read: recomputes of two segments
         # sharing customers take turns, the second seeing the first one's memberships.
@@ -129,7 +131,8 @@ def insight_segments_write(*, user_ids: Iterable[int]) -> int:
         for user_id, key in SegmentMembership.objects.filter(
             user_id__in=chunk, segment__active=True
         ).values_list("user_id", "segment__key"):
-            keys[user_id].append(key)
+            if key in shared:
+                keys[user_id].append(key)
         # One UPDATE per distinct list (customers share a few combinations of segments).
         stale: dict[tuple[str, ...], list[int]] = defaultdict(list)
         for user_id, segments in stored.items():
@@ -174,6 +177,7 @@ def _segment_recompute(segment_pk: int, user_ids: list[int] | None) -> tuple[str
             wanted = set(members_query(conditions, now=now, among=scope))
         entered.extend(sorted(wanted - current))
         left.extend(sorted(current - wanted))
+    entered = _still_consenting(entered)
     SegmentMembership.objects.bulk_create(
         (SegmentMembership(segment=segment, user_id=user_id, since=now) for user_id in entered),
         batch_size=BATCH,
@@ -189,6 +193,27 @@ def _segment_recompute(segment_pk: int, user_ids: list[int] | None) -> tuple[str
     insight_segments_write(user_ids=[*entered, *left])
     _events(key=segment.key, entered=entered, left=left)
     return segment.key, len(entered), len(left)
+
+
+def _still_consenting(user_ids: list[int]) -> list[int]:
+    """Of ``user_ids``, the customers who grant a personalization purpose now, their rows
+    locked as the ledger locks them to record a decision: a withdrawal committed while the
+    members were computed wins, and one being recorded waits for this transaction (whose
+    memberships its receiver then deletes)."""
+    from .training import consenting_customers
+
+    kept: list[int] = []
+    for chunk in _chunks(user_ids):
+        locked = list(
+            get_user_model()
+            .objects.select_for_update()
+            .filter(pk__in=chunk)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+        granting = consenting_customers(user_ids=locked).purposes
+        kept.extend(user_id for user_id in chunk if user_id in granting)
+    return kept
 
 
 def _insights_repair() -> int:

@@ -20,6 +20,7 @@ import logging
 import time
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -60,20 +61,24 @@ class Consenting:
         return sorted(self.purposes[user_id])[0]
 
 
-def consenting_customers() -> Consenting:
-    """Every customer whose latest ledger decision about some personalization purpose grants
-    it (one query, a correlated subquery on the ledger's (user, purpose, sequence) index)."""
+def consenting_customers(*, user_ids: list[int] | None = None) -> Consenting:
+    """Every customer (of ``user_ids``, when given) whose latest ledger decision about some
+    personalization purpose grants it (one query, a correlated subquery on the ledger's
+    (user, purpose, sequence) index)."""
     purposes = {purpose.pk: purpose.key for purpose in personalization_purposes()}
-    if not purposes:
+    if not purposes or user_ids == []:
         return Consenting({})
     latest = (
         ConsentRecord.objects.filter(user_id=OuterRef("user_id"), purpose_id=OuterRef("purpose_id"))
         .order_by("-sequence")
         .values("sequence")[:1]
     )
-    rows = ConsentRecord.objects.filter(
+    records = ConsentRecord.objects.filter(
         purpose_id__in=purposes, user__isnull=False, sequence=Subquery(latest)
-    ).values_list("user_id", "purpose_id", "action")
+    )
+    if user_ids is not None:
+        records = records.filter(user_id__in=user_ids)
+    rows = records.values_list("user_id", "purpose_id", "action")
     found: dict[int, set[str]] = defaultdict(set)
     for user_id, purpose_id, action in rows.iterator(chunk_size=BATCH):
         if action in GRANTING_ACTIONS:
@@ -117,7 +122,7 @@ def interaction_rows(
 
 
 def _interactions(
-    consenting: Consenting, *, user_ids: Iterable[int] | None = None
+    consenting: Consenting, *, through: int, user_ids: Iterable[int] | None = None
 ) -> tuple[list[tuple[int, str, str, str, str, float]], int]:
     """The model rows of the consenting customers' usable interactions, and the highest
     interaction id read."""
@@ -128,7 +133,11 @@ def _interactions(
     since = timezone.now() - timedelta(days=app_settings.HISTORY_DAYS)
     keys = set().union(*consenting.purposes.values()) if consenting.purposes else set()
     queryset = Interaction.objects.filter(
-        user__isnull=False, type__in=kinds, occurred_at__gte=since, purpose__in=keys
+        user__isnull=False,
+        type__in=kinds,
+        occurred_at__gte=since,
+        purpose__in=keys,
+        id__lte=through,
     )
     wanted = set(consenting.purposes) if user_ids is None else set(user_ids)
     rows: list[tuple[int, str, str, str, str, float]] = []
@@ -243,17 +252,34 @@ def _derived(
     return derived, moments
 
 
-def _write(derived: Derived, consenting: Consenting, user_ids: list[int], zones: dict[int, str]):
+def _write(derived: Derived, user_ids: list[int], zones: dict[int, str]) -> int:
     """Replace the inferred interests and the insights of ``user_ids`` (in one transaction
     per batch of customers); the customers' own and removed interests stay. Emits
     ``personalization.interests_changed`` for customers whose shared interests changed."""
     from events.services.outbox import event_emit_many
-    from events.tags import requires
+    from events.tags import requires, tagged
 
     changed = 0
     now = timezone.now()
-    for chunk in _chunks(user_ids, 500):
+    purpose_ids = {purpose.key: purpose.pk for purpose in personalization_purposes()}
+    for batch in _chunks(user_ids, 500):
         with transaction.atomic():
+            # The ledger locks a customer's row to record a decision (consent/services/
+            # ledger.py), the customer's own edits too: so does this batch, then it reads
+            # consent again. A withdrawal or an edit during the run wins; an erased customer
+            # is skipped.
+            users = {
+                user.pk: user
+                for user in get_user_model()
+                .objects.select_for_update()
+                .filter(pk__in=batch)
+                .order_by("pk")
+                .only("pk", "public_id")
+            }
+            consenting = consenting_customers(user_ids=sorted(users))
+            chunk = [user_id for user_id in batch if user_id in consenting.purposes]
+            if not chunk:
+                continue
             kept: dict[int, list[Interest]] = defaultdict(list)
             for row in Interest.objects.filter(user_id__in=chunk).exclude(
                 source=InterestSource.INFERRED, hidden=False
@@ -265,10 +291,6 @@ def _write(derived: Derived, consenting: Consenting, user_ids: list[int], zones:
             previous = dict(
                 Insight.objects.filter(user_id__in=chunk).values_list("user_id", "interests")
             )
-            users = {
-                user.pk: user
-                for user in get_user_model().objects.filter(pk__in=chunk).only("pk", "public_id")
-            }
             new_rows: list[Interest] = []
             insights: list[Insight] = []
             events: list[dict[str, Any]] = []
@@ -308,6 +330,11 @@ def _write(derived: Derived, consenting: Consenting, user_ids: list[int], zones:
                         window_from_prior=derived.from_prior.get(user_id, True),
                         interactions=derived.interactions.get(user_id, 0),
                         engaged_at=datetime.fromtimestamp(engaged, UTC) if engaged else None,
+                        purposes=sorted(
+                            purpose_ids[key]
+                            for key in consenting.purposes[user_id]
+                            if key in purpose_ids
+                        ),
                         computed_at=now,
                     )
                 )
@@ -316,14 +343,18 @@ def _write(derived: Derived, consenting: Consenting, user_ids: list[int], zones:
                     events.append(
                         {
                             "type": "personalization.interests_changed",
-                            "user": users.get(user_id),
+                            "user": users[user_id],
                             "data": {
                                 "_requires": requires(purpose=consenting.first_purpose(user_id)),
-                                "interests": shared,
+                                "interests": tagged(
+                                    shared, purpose=consenting.first_purpose(user_id)
+                                ),
                             },
                         }
                     )
-            Interest.objects.bulk_create(new_rows, batch_size=BATCH)
+            # The customers' rows are locked: no edit of theirs can collide; a conflict left
+            # by anything else keeps the row already there.
+            Interest.objects.bulk_create(new_rows, batch_size=BATCH, ignore_conflicts=True)
             Insight.objects.bulk_create(
                 insights,
                 batch_size=BATCH,
@@ -338,6 +369,7 @@ def _write(derived: Derived, consenting: Consenting, user_ids: list[int], zones:
                     "window_from_prior",
                     "interactions",
                     "engaged_at",
+                    "purposes",
                     "computed_at",
                 ],
             )
@@ -459,9 +491,50 @@ def personalization_train(*, kind: str = "auto") -> TrainingRun:
         recent_full = TrainingRun.objects.filter(
             kind=TrainingKind.FULL, finished_at__gte=since, error=""
         ).exists()
-        kind = TrainingKind.INCREMENTAL if recent_full else TrainingKind.FULL
+        # ALS keeps no neighbours to score a customer from: its runs are all full ones.
+        incremental = recent_full and app_settings.MODEL != "als"
+        kind = TrainingKind.INCREMENTAL if incremental else TrainingKind.FULL
     if kind not in TrainingKind.values:
         raise ValueError(f"unknown training kind {kind!r}")
+    with _one_run_at_a_time():
+        return _run(kind)
+
+
+class TrainingBusy(RuntimeError):
+    """Another training run is under way."""
+
+
+# A run that has not finished after this long is taken for dead (its process killed).
+RUN_STALE_HOURS = 6
+# The PostgreSQL advisory lock key of training runs (any constant of this application).
+ADVISORY_LOCK_KEY = 0x43494D5050  # "CIMPP"
+
+
+@contextmanager
+def _one_run_at_a_time() -> Iterator[None]:
+    """One run at a time across processes and hosts: PostgreSQL's advisory lock (held by
+    this connection for the run), and everywhere a look for an unfinished recent run."""
+    from django.db import connection
+
+    locked = False
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_try_advisory_lock(%s)", [ADVISORY_LOCK_KEY])
+            locked = bool(cursor.fetchone()[0])
+        if not locked:
+            raise TrainingBusy("another personalization training run is under way")
+    try:
+        stale = timezone.now() - timedelta(hours=RUN_STALE_HOURS)
+        if TrainingRun.objects.filter(finished_at__isnull=True, started_at__gte=stale).exists():
+            raise TrainingBusy("another personalization training run is under way")
+        yield
+    finally:
+        if locked:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s)", [ADVISORY_LOCK_KEY])
+
+
+def _run(kind: str) -> TrainingRun:
     run = TrainingRun.objects.create(kind=kind, model=app_settings.MODEL)
     started = time.perf_counter()
     try:
@@ -484,10 +557,11 @@ def personalization_train(*, kind: str = "auto") -> TrainingRun:
 
 def _train_full(run: TrainingRun) -> None:
     now = time.time()
+    # The mark first: what arrives while the run reads is the next run's.
+    run.through_interaction = _last_interaction_id()
     consenting = consenting_customers()
     _forget_non_consenting(consenting)
-    rows, through = _interactions(consenting)
-    run.through_interaction = max(through, _last_interaction_id())
+    rows, _read = _interactions(consenting, through=run.through_interaction)
     data = learning.interactions_from_rows(rows)
     run.users, run.interactions, run.items = data.n_users, len(rows), data.n_items
     user_ids = sorted(consenting.purposes)
@@ -509,7 +583,7 @@ def _train_full(run: TrainingRun) -> None:
     else:
         derived = Derived({}, {}, {}, {}, {}, {}, {})
     _catalogue_replace(data, now, model if len(data) else None)
-    _write(derived, consenting, user_ids, zones)
+    _write(derived, user_ids, zones)
     _segments(None)
 
 
@@ -520,13 +594,25 @@ def _last_interaction_id() -> int:
     return int(last or 0)
 
 
-def _changed_customers(consenting: Consenting, last: TrainingRun) -> list[int]:
-    """Consenting customers with interactions newer than ``last`` read, or who granted a
-    personalization purpose since it started."""
+# An interaction committed late (its transaction began before the last run's mark) or a
+# visitor's activity linked to the customer since: looked for this far back as well.
+LATE_SECONDS = 60
+
+
+def _changed_customers(consenting: Consenting, last: TrainingRun, *, through: int) -> list[int]:
+    """Consenting customers with interactions newer than ``last`` read (or received or
+    linked to them shortly before it started), or who granted a personalization purpose
+    since it started."""
+    from django.db.models import Q
+
     from interactions.models import Interaction
 
+    since = last.started_at - timedelta(seconds=LATE_SECONDS)
     changed = set(
-        Interaction.objects.filter(id__gt=last.through_interaction, user__isnull=False)
+        Interaction.objects.filter(user__isnull=False, id__lte=through)
+        .filter(
+            Q(id__gt=last.through_interaction) | Q(received_at__gte=since) | Q(linked_at__gte=since)
+        )
         .values_list("user_id", flat=True)
         .distinct()
     )
@@ -553,20 +639,21 @@ def _train_incremental(run: TrainingRun) -> None:
         .order_by("-started_at")
         .first()
     )
-    if last is None or full is None:
+    if last is None or full is None or app_settings.MODEL == "als":
+        run.kind = TrainingKind.FULL
         return _train_full(run)
-    consenting = consenting_customers()
-    user_ids = _changed_customers(consenting, last)
     run.through_interaction = max(last.through_interaction, _last_interaction_id())
+    consenting = consenting_customers()
+    user_ids = _changed_customers(consenting, last, through=run.through_interaction)
     if not user_ids:
         return None
-    rows, _through = _interactions(consenting, user_ids=user_ids)
+    rows, _read = _interactions(consenting, through=run.through_interaction, user_ids=user_ids)
     data = learning.interactions_from_rows(rows)
     run.users, run.interactions, run.items = len(user_ids), len(rows), data.n_items
     zones = _user_zones(user_ids)
     recommended, predicted = _recommendations_from_neighbours(data, now)
     derived, _moments_found = _derived(data, recommended, predicted, zones, full.population, now)
-    _write(derived, consenting, user_ids, zones)
+    _write(derived, user_ids, zones)
     _segments(user_ids)
     return None
 

@@ -463,7 +463,10 @@ def test_switch_on_records_a_grant(interests_purpose):
     page then shows the interests' sections."""
     user = UserFactory()
     browser = browser_of(user)
-    response = browser.post(SWITCH, {"turn": "on"})
+    version = interests_purpose.current_version()
+    page = text_of(browser.get(PAGE))
+    assert version.title_en in page  # the words granted are on the page
+    response = browser.post(SWITCH, {"turn": "on", "version": str(version.pk)})
     assert response.status_code == 303
     record = ConsentRecord.objects.get(user=user)
     assert record.action == ConsentAction.GRANTED
@@ -473,8 +476,18 @@ def test_switch_on_records_a_grant(interests_purpose):
     assert "Personalization is on." in page
     assert "Add an interest" in page
     # Once more: already on, nothing new is recorded.
-    browser.post(SWITCH, {"turn": "on"})
+    browser.post(SWITCH, {"turn": "on", "version": str(version.pk)})
     assert ConsentRecord.objects.filter(user=user).count() == 1
+
+
+def test_switch_on_grants_only_the_words_shown(interests_purpose):
+    """A post naming no version, or another one than the current: nothing is granted and
+    the page asks to read again."""
+    user = UserFactory()
+    browser = browser_of(user)
+    for data in ({"turn": "on"}, {"turn": "on", "version": "999999"}):
+        assert browser.post(SWITCH, data).status_code in (303, 400)
+    assert not ConsentRecord.objects.filter(user=user).exists()
 
 
 def test_switch_on_without_a_purpose_says_it_cannot(db):

@@ -361,7 +361,10 @@ def test_recompute_writes_members_events_and_insights(segment_customer, acme_fan
     assert [event.type for event in events] == ["segment.entered", "segment.entered"]
     assert {event.user_id for event in events} == {first.pk, second.pk}
     for event in events:
-        assert event.data == {"_requires": {"purpose": "personalization"}, "segment": "acme-fans"}
+        assert event.data == {
+            "_requires": {"purpose": "personalization"},
+            "segment": {"_tag": {"purpose": "personalization"}, "value": "acme-fans"},
+        }
         assert event.subject == event.user.public_id
 
 
@@ -386,7 +389,10 @@ def test_customers_who_stop_meeting_the_conditions_leave(segment_customer, acme_
     assert Insight.objects.get(user=user).segments == []
     (left,) = segment_events("segment.left")
     assert left.user_id == user.pk
-    assert left.data == {"_requires": {"purpose": "personalization"}, "segment": "acme-fans"}
+    assert left.data == {
+        "_requires": {"purpose": "personalization"},
+        "segment": {"_tag": {"purpose": "personalization"}, "value": "acme-fans"},
+    }
     acme_fans.refresh_from_db()
     assert acme_fans.members == 0
 
@@ -446,15 +452,19 @@ def test_conditions_that_no_longer_check_give_no_members(segment_customer, segme
 
 
 def test_a_member_without_an_insight_gets_one(segment_customer, segment_purposes):
-    """A customer who enters a segment before any training has an insight listing it."""
+    """A customer who enters a segment before any training has an insight listing it;
+    a segment over a consent decision is a membership relying parties do not see (not in
+    the insight, so neither in the claims nor the API)."""
     user = segment_customer(newsletter=True)
+    Segment.objects.create(key="everyone", name_en="Everyone", conditions=[])
     Segment.objects.create(
         key="newsletter",
         name_en="Newsletter",
         conditions=[{"type": "consent", "purpose": "newsletter"}],
     )
     segments_recompute()
-    assert Insight.objects.get(user=user).segments == ["newsletter"]
+    assert Insight.objects.get(user=user).segments == ["everyone"]
+    assert SegmentMembership.objects.filter(user=user, segment__key="newsletter").exists()
 
 
 def test_a_full_recompute_repairs_insights(segment_customer, acme_fans):

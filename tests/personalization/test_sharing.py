@@ -235,16 +235,39 @@ def test_claim_provider_reads_the_insight_in_few_queries(
 
 
 @pytest.mark.django_db
-def test_forget_keeps_data_while_another_personalization_purpose_is_granted(customer, purpose):
-    """Two personalization purposes: withdrawing one keeps the derived data; the second
-    withdrawal deletes it. Each is one ledger record."""
+def test_withdrawing_one_of_two_personalization_purposes_forgets_what_mixed_them(customer, purpose):
+    """Two personalization purposes: withdrawing either deletes the derived data at once
+    (it was computed from both purposes' interactions) and strips the derived values from
+    the customer's earlier events; a second forget finds nothing."""
+    from events.models import OutboxEvent
+
     other = make_purpose("recommendations", kind=PurposeKind.PERSONALIZATION)
     grant(customer, other)
+    event = OutboxEvent.objects.filter(
+        user=customer, type="personalization.interests_changed"
+    ).latest("pk")
+    assert event.data["interests"]["value"][0]["name"] == "Acme"
     purpose_withdraw(user=customer, purpose=purpose, channel="portal")
-    assert Interest.objects.filter(user=customer).count() == 2
-    purpose_withdraw(user=customer, purpose=other, channel="portal")
     assert not Interest.objects.filter(user=customer).exists()
+    assert not Insight.objects.filter(user=customer).exists()
+    event.refresh_from_db()
+    assert "interests" not in event.data
     assert personalization_forget(user=customer) == 0
+
+
+@pytest.mark.django_db
+def test_insight_of_a_purpose_the_client_may_not_see_is_not_released(customer, purpose, web_client):
+    """An insight computed from the interactions of two purposes reaches only a client
+    linked to both."""
+    other = make_purpose("partners", kind=PurposeKind.PERSONALIZATION)
+    grant(customer, other)
+    Insight.objects.filter(user=customer).update(purposes=[purpose.pk, other.pk])
+    application = Application.objects.get(client_id=web_client.client_id)
+    link(purpose, web_client.client_id)
+    scopes = frozenset({"openid", "interests"})
+    assert interests_claim(customer, application, scopes) == {}
+    link(other, web_client.client_id)
+    assert interests_claim(customer, application, scopes)["interests"] == EXPECTED_INTERESTS
 
 
 @pytest.mark.django_db
@@ -326,3 +349,41 @@ def test_api_needs_its_scope(issuer, customer, monkeypatch):
     assert response.status_code == 403
     assert response.json()["error"] == "insufficient_scope"
     assert requests.post(url, timeout=TIMEOUT).status_code == 405
+
+
+@pytest.mark.django_db
+def test_claims_parameter_respects_the_clients_allowed_scopes(customer, purpose, web_client):
+    """A client whose allowed scopes leave out ``interests`` gets nothing by asking for the
+    claim one by one."""
+    from ciam.oauth.claim_sources import claim_source_for, with_provided_claims
+
+    application = Application.objects.get(client_id=web_client.client_id)
+    link(purpose, web_client.client_id)
+    request = {"userinfo": {"interests": None}}
+    source = with_provided_claims(
+        claim_source_for(customer, client=application),
+        user=customer,
+        application=application,
+        scopes=["openid"],
+        claims_request=request,
+    )
+    assert source.provided["interests"] == EXPECTED_INTERESTS
+    application.allowed_scopes = "openid email"
+    application.save()
+    source = with_provided_claims(
+        claim_source_for(customer, client=application),
+        user=customer,
+        application=application,
+        scopes=["openid"],
+        claims_request=request,
+    )
+    assert "interests" not in source.provided
+
+
+def test_api_refuses_a_huge_limit(issuer, backend, customer):
+    response = backend.get(
+        f"{issuer}/api/personalization/email:{customer.email}?limit={'9' * 5000}",
+        timeout=TIMEOUT,
+    )
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_request"

@@ -72,6 +72,7 @@ def record(
         type=kind,
         channel="web",
         occurred_at=at,
+        received_at=at,
         properties={key: value for key, value in props.items() if value != ""},
         purpose=purpose,
         idempotency_key=str(uuid.uuid4()),
@@ -179,7 +180,10 @@ def test_incremental_run_updates_only_customers_with_new_activity(purposes):
     assert run.users == 1
     assert Interest.objects.filter(user=first, kind="brand", key="Zeta").exists()
     assert Insight.objects.get(user=untouched).computed_at == before
-    # Nothing new: the next incremental run reads no customer.
+    # Received within a minute of the last run: read again (a late commit is not missed).
+    assert personalization_train(kind="incremental").users == 1
+    # A few minutes later, nothing new: the next incremental run reads no customer.
+    Interaction.objects.update(received_at=datetime.now(UTC) - timedelta(minutes=5))
     assert personalization_train(kind="incremental").users == 0
 
 
@@ -258,3 +262,55 @@ def test_a_failed_run_is_recorded_with_its_error(purposes, monkeypatch):
     assert run.error == "RuntimeError: disk full"
     with pytest.raises(CommandError, match="disk full"):
         call_command("personalization_train", "--full", stdout=StringIO())
+
+
+def test_a_withdrawal_during_a_run_wins(purposes, monkeypatch):
+    """A customer withdraws after the run read who consents, before it writes: the run
+    writes nothing for them (it locks each batch's customers and reads consent again)."""
+    from consent.services.ledger import purpose_withdraw
+    from personalization.services import training
+
+    people = shop(purposes)
+    newcomer = people["newcomer"]
+    real = training._derived
+
+    def derived_then_withdraw(*args: Any, **kwargs: Any) -> Any:
+        found = real(*args, **kwargs)
+        purpose_withdraw(user=newcomer, purpose=purposes["personalization"], channel="portal")
+        return found
+
+    monkeypatch.setattr(training, "_derived", derived_then_withdraw)
+    personalization_train(kind="full")
+    assert not Interest.objects.filter(user=newcomer).exists()
+    assert not Insight.objects.filter(user=newcomer).exists()
+    assert Insight.objects.filter(user=people["customers"][0]).exists()
+
+
+def test_als_runs_are_always_full(purposes, settings):
+    """With the ALS model there are no stored neighbours to update a customer from: the
+    automatic run after a full one is full again, and recommendations stay."""
+    settings.CIAM_PERSONALIZATION_MODEL = "als"
+    people = shop(purposes)
+    assert personalization_train(kind="auto").kind == "full"
+    assert not ItemNeighbour.objects.exists()
+    assert personalization_train(kind="auto").kind == "full"
+    assert personalization_train(kind="incremental").kind == "full"
+    assert Insight.objects.get(user=people["newcomer"]).recommendations
+
+
+def test_a_second_run_while_one_is_under_way_is_refused(purposes):
+    """An unfinished run started less than a few hours ago: the next one refuses to start
+    (the command says so); a run left unfinished long ago (a killed process) does not
+    block."""
+    from personalization.services.training import TrainingBusy
+
+    shop(purposes)
+    running = TrainingRun.objects.create(kind="full", model="item_item")
+    with pytest.raises(TrainingBusy):
+        personalization_train(kind="full")
+    with pytest.raises(CommandError, match="under way"):
+        call_command("personalization_train", stdout=StringIO())
+    TrainingRun.objects.filter(pk=running.pk).update(
+        started_at=datetime.now(UTC) - timedelta(hours=7)
+    )
+    assert personalization_train(kind="full").error == ""
