@@ -30,7 +30,10 @@ from .views.discovery import discovery_bytes
 
 DISCOVERY_PATH = "/.well-known/openid-configuration"
 JWKS_PATH = "/jwks"
-BACKCHANNEL_PATHS = frozenset({"/token", "/userinfo", "/introspect", "/revoke"})
+# The operators' probes and scrape (ciam/ops) take the same lean handler.
+BACKCHANNEL_PATHS = frozenset(
+    {"/token", "/userinfo", "/introspect", "/revoke", "/healthz", "/readyz", "/metrics"}
+)
 # The back-end APIs (ciam/api.py): machine clients with Bearer tokens, no browser.
 BACKCHANNEL_PREFIXES = (
     "/api/consent/",

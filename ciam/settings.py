@@ -691,3 +691,15 @@ CIAM_MONITOR_WINDOW_MINUTES = env.int("CIAM_MONITOR_WINDOW_MINUTES", default=15)
 CIAM_MONITOR_SNAPSHOT_SECONDS = env.float("CIAM_MONITOR_SNAPSHOT_SECONDS", default=5.0)
 CIAM_MONITOR_QUEUE_SIZE = env.int("CIAM_MONITOR_QUEUE_SIZE", default=1000)
 # --- end live monitor ---
+
+# --- Health and metrics (ciam/ops/) ---
+# /metrics answers "Authorization: Bearer <CIAM_METRICS_TOKEN>" or CIAM_METRICS_NETWORKS
+# (the client address as the provider sees it: CIAM_TRUSTED_PROXY_COUNT); others get a 404.
+CIAM_METRICS_TOKEN = env("CIAM_METRICS_TOKEN", default="")
+CIAM_METRICS_NETWORKS = env.list("CIAM_METRICS_NETWORKS", default=["127.0.0.0/8", "::1/128"])
+# First in both lists: the time covers the whole chain.
+MIDDLEWARE.insert(0, "ciam.ops.metrics.MetricsMiddleware")
+CIAM_BACKCHANNEL_MIDDLEWARE.insert(0, "ciam.ops.metrics.MetricsMiddleware")
+# Probes and scrapes sent straight to granian over http are not redirected to https.
+SECURE_REDIRECT_EXEMPT = [r"^(healthz|readyz|metrics)$"]
+# --- end health and metrics ---

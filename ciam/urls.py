@@ -27,6 +27,7 @@ urlpatterns = [
     path("", pages.home, name="home"),
     path("brand.css", pages.brand_css, name="brand-css"),
     path("favicon.ico", favicon.favicon, name="favicon"),
+    path("", include("ciam.ops.urls")),
     path("", include(oidc_patterns)),
     path("", include("consent.urls")),
     path("api/consent/", include("consent.urls_api")),

@@ -657,17 +657,6 @@ class OwnHistoryModel(Recommender):
 
     name = "own history"
 
-    def fit(
-        self,
-        data: Interactions,
-        *,
-        now: float,
-        half_life_days: float,
-        weights: Mapping[str, float],
-    ) -> OwnHistoryModel:
-        super().fit(data, now=now, half_life_days=half_life_days, weights=weights)
-        return self
-
     def recommend(
         self, user_codes: npt.ArrayLike, n: int, *, exclude_seen: bool = True
     ) -> tuple[IntArray, npt.NDArray[np.float32]]:

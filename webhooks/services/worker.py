@@ -226,6 +226,10 @@ class DeliveryWorker:
     def _count(self, claim: Claim, outcome: Outcome, status: str) -> None:
         if not outcome.skipped:
             self.stats.attempts += 1
+            # The operators' delivery-time histogram (/metrics).
+            from ciam.ops.metrics import webhook_delivery_observe
+
+            webhook_delivery_observe(duration_ms=outcome.duration_ms)
         self.stats.count(status)
         logger.info(
             "delivery %s (event %s, endpoint %s): %s %s",
