@@ -110,6 +110,8 @@ class CatalogueItem(models.Model):
     category = models.CharField(_("category"), max_length=KEY_MAX_LENGTH, blank=True)
     brand = models.CharField(_("brand"), max_length=KEY_MAX_LENGTH, blank=True)
     popularity = models.FloatField(_("popularity"), default=0.0)
+    # Distinct customers who took it (the evidence of a predicted interest).
+    customers = models.PositiveIntegerField(_("customers"), default=0)
     updated_at = models.DateTimeField(_("updated at"), default=timezone.now)
 
     class Meta:

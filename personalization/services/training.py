@@ -452,12 +452,14 @@ def _catalogue_replace(data: learning.Interactions, now: float, model: Any) -> N
     popularity = np.bincount(
         data.items[mask], weights=row_weights[mask], minlength=data.n_items
     ).tolist()
+    customers = learning.item_customers(data, row_weights).tolist()
     items = [
         CatalogueItem(
             key=key[:200],
             category=data.category_keys[c] if (c := int(data.item_category[code])) >= 0 else "",
             brand=data.brand_keys[b] if (b := int(data.item_brand[code])) >= 0 else "",
             popularity=round(float(popularity[code]), 4),
+            customers=int(customers[code]),
         )
         for code, key in enumerate(data.item_keys)
     ]
@@ -651,8 +653,9 @@ def _train_incremental(run: TrainingRun) -> None:
     data = learning.interactions_from_rows(rows)
     run.users, run.interactions, run.items = len(user_ids), len(rows), data.n_items
     zones = _user_zones(user_ids)
-    recommended, predicted = _recommendations_from_neighbours(data, now)
-    derived, _moments_found = _derived(data, recommended, predicted, zones, full.population, now)
+    recommended = _recommendations_from_neighbours(data, now)
+    derived, _moments_found = _derived(data, recommended, {}, zones, full.population, now)
+    _predicted_from_catalogue(data, derived, now)
     _write(derived, user_ids, zones)
     _segments(user_ids)
     return None
@@ -660,7 +663,7 @@ def _train_incremental(run: TrainingRun) -> None:
 
 def _recommendations_from_neighbours(
     data: learning.Interactions, now: float
-) -> tuple[dict[int, list[dict[str, Any]]], dict[int, list[int]]]:
+) -> dict[int, list[dict[str, Any]]]:
     """Recommendations of the customers in ``data`` from the stored item neighbours (the
     last full run's item-item model), without refitting."""
     matrix = learning.user_item_matrix(
@@ -679,9 +682,7 @@ def _recommendations_from_neighbours(
             key__in=[other for pairs in neighbours.values() for other, _ in pairs]
         ).values_list("key", "category", "brand")
     }
-    codes = {key: code for code, key in enumerate(keys)}
     by_user: dict[int, list[dict[str, Any]]] = {}
-    predicted: dict[int, list[int]] = {}
     for code in range(data.n_users):
         row = matrix.getrow(code)
         seen = {
@@ -703,5 +704,54 @@ def _recommendations_from_neighbours(
             }
             for item, score, because in found
         ]
-        predicted[code] = [codes[item] for item, _s, _b in found if item in codes]
-    return by_user, predicted
+    return by_user
+
+
+# A predicted interest is worth at most this share of own activity (learning.affinities).
+PREDICTED_WEIGHT = 0.5
+
+
+def _predicted_from_catalogue(data: learning.Interactions, derived: Derived, now: float) -> None:
+    """Predicted interests of an incremental run, as ``learning.affinities`` computes them in
+    a full one: the categories and brands filling a customer's recommendations that they
+    never touched, scored by their share of the recommendations, with the number of
+    customers who took the most-taken of those items (the catalogue's count) as evidence."""
+    row_weights = learning.interaction_weights(
+        data, now=now, half_life_days=app_settings.HALF_LIFE_DAYS, weights=app_settings.TYPE_WEIGHTS
+    )
+    touched: dict[int, set[tuple[str, str]]] = defaultdict(set)
+    for code, category, brand, weight in zip(
+        data.users.tolist(),
+        data.categories.tolist(),
+        data.brands.tolist(),
+        row_weights.tolist(),
+        strict=True,
+    ):
+        if weight <= 0:
+            continue
+        user_id = data.user_ids[code]
+        if category >= 0:
+            touched[user_id].add(("category", data.category_keys[category]))
+        if brand >= 0:
+            touched[user_id].add(("brand", data.brand_keys[brand]))
+    items = {item["item"] for found in derived.recommendations.values() for item in found}
+    customers = dict(
+        CatalogueItem.objects.filter(key__in=list(items)).values_list("key", "customers")
+    )
+    for user_id, found in derived.recommendations.items():
+        own = derived.affinities.setdefault(user_id, [])
+        taken = touched[user_id] | {(a.kind, a.key) for a in own}
+        for kind in ("category", "brand"):
+            shares: dict[str, list[str]] = defaultdict(list)
+            for entry in found:
+                if entry[kind] and (kind, entry[kind]) not in taken:
+                    shares[entry[kind]].append(entry["item"])
+            for key, members in shares.items():
+                score = PREDICTED_WEIGHT * len(members) / len(found)
+                if score < app_settings.MIN_SCORE:
+                    continue
+                similar = max(customers.get(item, 0) for item in members)
+                own.append(
+                    learning.Affinity(kind, key, score, {"similar_customers": similar}, None, True)
+                )
+        own.sort(key=lambda a: (-a.score, a.predicted, a.kind, a.key))

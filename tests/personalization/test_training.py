@@ -314,3 +314,18 @@ def test_a_second_run_while_one_is_under_way_is_refused(purposes):
         started_at=datetime.now(UTC) - timedelta(hours=7)
     )
     assert personalization_train(kind="full").error == ""
+
+
+def test_incremental_run_keeps_predicted_interests(purposes):
+    """The newcomer's predicted interest (Socks, from similar customers) survives an
+    incremental update of theirs, with the same evidence as a full run gives."""
+    people = shop(purposes)
+    newcomer = people["newcomer"]
+    personalization_train(kind="full")
+    full = Interest.objects.get(user=newcomer, kind="category", key="Socks")
+    record(newcomer, "page_view", category="Hats", brand="Zeta", days_ago=0)
+    assert personalization_train(kind="incremental").users == 1
+    again = Interest.objects.get(user=newcomer, kind="category", key="Socks")
+    assert again.evidence == {"similar_customers": 5}
+    assert again.score == full.score
+    assert CatalogueItem.objects.get(key="acme-sock").customers == 5
