@@ -3,16 +3,70 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 from allauth.account.adapter import DefaultAccountAdapter
 from django.conf import settings
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.core.exceptions import ImproperlyConfigured, PermissionDenied
 from django.http import HttpRequest
+from django.urls import reverse
 from django.utils import translation
 
 from sessions_ctx.services.logout import session_logout
+from sessions_ctx.services.password_attempts import (
+    PasswordAttemptRefused,
+    password_attempt_admit,
+    password_attempt_succeeded,
+)
+from sessions_ctx.throttle import BackoffAttempt
+
+from .links import issuer_url
+
+
+def _identifier(credentials: dict[str, Any]) -> str:
+    return str(credentials.get("email") or credentials.get("username") or "")
 
 
 class AccountAdapter(DefaultAccountAdapter):
+    def get_reset_password_from_key_url(self, key: str) -> str:
+        path = reverse("account_reset_password_from_key", kwargs={"uidb36": "UID", "key": "KEY"})
+        return issuer_url(path.replace("UID-KEY", quote(key)))
+
+    _password_attempt: BackoffAttempt | None = None
+
+    def pre_authenticate(self, request: HttpRequest, **credentials: Any) -> None:
+        # Every password check (sign-in, "confirm it's you") goes through the provider's
+        # throttle, per account and address and per address (sessions_ctx), instead of
+        # allauth's ``login_failed`` limit, whose count per email address alone let anyone
+        # lock a customer out.
+        try:
+            self._password_attempt = password_attempt_admit(
+                request=request, identifier=_identifier(credentials)
+            )
+        except PasswordAttemptRefused:
+            raise self.validation_error("too_many_login_attempts") from None
+
+    def authenticate(self, request: HttpRequest, **credentials: Any) -> AbstractBaseUser | None:
+        self._password_attempt = None
+        user = super().authenticate(request, **credentials)
+        attempt = self._password_attempt
+        if user is not None and attempt is not None:
+            password_attempt_succeeded(
+                request=request, identifier=_identifier(credentials), attempt=attempt
+            )
+        self._password_attempt = None
+        return user
+
+    def get_client_ip(self, request: HttpRequest) -> str:
+        # Fewer X-Forwarded-For entries than trusted proxies (CIAM_TRUSTED_PROXY_COUNT): the
+        # request did not come through them. allauth raises ImproperlyConfigured (a 500 on
+        # every rate-limited page); it is refused like a missing address instead.
+        try:
+            return super().get_client_ip(request)
+        except ImproperlyConfigured:
+            raise PermissionDenied("Unable to determine client IP address") from None
+
     def logout(self, request: HttpRequest) -> None:
         # Every way out ends the session the same way (tokens, back-channel logout).
         session_logout(request=request)

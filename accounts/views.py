@@ -6,12 +6,16 @@ from typing import Any
 
 from allauth.account import views as allauth_views
 from django.conf import settings
+from django.core.exceptions import NON_FIELD_ERRORS
+from django.forms import Form
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import resolve_url
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 
 from ciam.interaction import PendingAuthorization, pending_from_next_url
+from sessions_ctx.services.password_attempts import password_attempt_retry_after
+from sessions_ctx.throttle import too_many_requests
 
 from .steps import SignInStep
 
@@ -84,6 +88,17 @@ class LoginView(PendingRequestMixin, allauth_views.LoginView):
             initial["login"] = pending.login_hint
         return initial
 
+    def form_invalid(self, form: Form) -> HttpResponse:
+        """A password attempt the throttle refused is HTTP 429 with Retry-After (RFC 6585
+        4), the form and its error shown as for any other refusal."""
+        response = super().form_invalid(form)
+        if form.has_error(NON_FIELD_ERRORS, "too_many_login_attempts"):
+            wait = password_attempt_retry_after(
+                request=self.request, identifier=str(form.data.get("login") or "")
+            )
+            response = too_many_requests(response, retry_after=wait)
+        return response
+
 
 class SignupView(PendingRequestMixin, allauth_views.SignupView):
     pass
@@ -133,4 +148,9 @@ def _recently_confirmed(request: HttpRequest) -> bool:
 
     if session_recently_authenticated(request):
         return True
-    return request.user.has_usable_password() and did_recently_reauthenticate(request)
+    user = request.user
+    return (
+        user.is_authenticated
+        and user.has_usable_password()
+        and did_recently_reauthenticate(request)
+    )

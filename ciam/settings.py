@@ -315,6 +315,27 @@ ACCOUNT_PREVENT_ENUMERATION = True
 ACCOUNT_EMAIL_SUBJECT_PREFIX = ""
 ACCOUNT_DEFAULT_HTTP_PROTOCOL = "https" if ISSUER_IS_HTTPS else "http"
 
+# Password sign-in (sessions_ctx/services/password_attempts.py): wrong passwords are counted
+# per (account, client address) pair and per client address, with exponential back-off;
+# never per account alone, and successful sign-ins not at all (customers behind one
+# carrier-grade NAT share an address). This replaces allauth's "login" limit (30 sign-in
+# attempts a minute per address) and "login_failed" (5 wrong passwords per email address
+# locked the account for everyone); allauth's other limits keep their defaults.
+ACCOUNT_RATE_LIMITS = {"login": None, "login_failed": None}
+CIAM_SIGNIN_FAILURES_PER_ACCOUNT_AND_ADDRESS = env.int(
+    "CIAM_SIGNIN_FAILURES_PER_ACCOUNT_AND_ADDRESS", default=5
+)
+CIAM_SIGNIN_ACCOUNT_AND_ADDRESS_WINDOW_SECONDS = env.int(
+    "CIAM_SIGNIN_ACCOUNT_AND_ADDRESS_WINDOW_SECONDS", default=86400
+)
+CIAM_SIGNIN_FAILURES_PER_ADDRESS = env.int("CIAM_SIGNIN_FAILURES_PER_ADDRESS", default=100)
+CIAM_SIGNIN_ADDRESS_WINDOW_SECONDS = env.int("CIAM_SIGNIN_ADDRESS_WINDOW_SECONDS", default=3600)
+CIAM_SIGNIN_BACKOFF_SECONDS = env.int("CIAM_SIGNIN_BACKOFF_SECONDS", default=2)
+CIAM_SIGNIN_BACKOFF_MAX_SECONDS = env.int("CIAM_SIGNIN_BACKOFF_MAX_SECONDS", default=900)
+CIAM_SIGNIN_ATTEMPTS_PER_ADDRESS_PER_MINUTE = env.int(
+    "CIAM_SIGNIN_ATTEMPTS_PER_ADDRESS_PER_MINUTE", default=0
+)
+
 # guardian: no anonymous user row (the user model has no username to give it).
 ANONYMOUS_USER_NAME = None
 GUARDIAN_RENDER_403 = True

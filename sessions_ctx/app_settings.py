@@ -142,3 +142,55 @@ class OutboundSettings(BaseAppSettings):
 
 
 outbound_settings = OutboundSettings()
+
+
+class SignInSettings(BaseAppSettings):
+    """Password sign-in throttling (services/password_attempts.py), read from settings named
+    ``CIAM_SIGNIN_<NAME>``.
+
+    Wrong passwords are counted per (account, client address) pair and per client address,
+    never per account alone (anyone could then lock its customer out), and never per
+    successful sign-in (customers behind one carrier-grade NAT share an address). Past the
+    free attempts of a counter's window, each wrong password makes the next attempt wait:
+    ``BACKOFF_SECONDS``, doubled with every attempt since, at most ``BACKOFF_MAX_SECONDS``
+    (HTTP 429 with Retry-After meanwhile).
+    """
+
+    prefix = "CIAM_SIGNIN_"
+
+    FAILURES_PER_ACCOUNT_AND_ADDRESS = Setting(
+        int,
+        5,
+        "Wrong passwords for one account from one client address before the back-off starts "
+        "for that pair (0: no such counter)...",
+    )
+    ACCOUNT_AND_ADDRESS_WINDOW_SECONDS = Setting(
+        int,
+        86400,
+        "...counted within this many seconds from the first; a right password from the pair "
+        "forgets its count.",
+    )
+    FAILURES_PER_ADDRESS = Setting(
+        int,
+        100,
+        "Wrong passwords from one client address, for any accounts, before the back-off "
+        "starts for that address (0: no such counter); an IPv6 client counts as its "
+        "ALLAUTH_RATE_LIMIT_IPV6_PREFIX network...",
+    )
+    ADDRESS_WINDOW_SECONDS = Setting(
+        int, 3600, "...counted within this many seconds from the first."
+    )
+    BACKOFF_SECONDS = Setting(
+        int, 2, "The first wait once a counter's free attempts are spent; it doubles with each."
+    )
+    BACKOFF_MAX_SECONDS = Setting(int, 900, "The longest wait.")
+    ATTEMPTS_PER_ADDRESS_PER_MINUTE = Setting(
+        int,
+        0,
+        "Password sign-ins, right or wrong, from one client address in a minute; more are "
+        "HTTP 429 until the minute ends (0: no limit; a carrier-grade NAT puts many customers "
+        "behind one address).",
+    )
+
+
+signin_settings = SignInSettings()

@@ -51,3 +51,10 @@ SESSION_KEY_KEEP_SIGNED_IN = "ciam.keep"
 # Failed password sign-ins per account, counted until the next success (risk assessor
 # failed_attempts).
 CACHE_PREFIX_FAILED_SIGN_INS = "ciam.sessions.failed_sign_ins"
+
+# Password sign-in throttle (services/password_attempts.py): wrong passwords per (account,
+# client address) pair and per client address, with exponential back-off; and, when
+# CIAM_SIGNIN_ATTEMPTS_PER_ADDRESS_PER_MINUTE is set, every password sign-in per address.
+CACHE_PREFIX_SIGN_IN_FAILURES_PAIR = "ciam.sessions.sign_in_failures.pair"
+CACHE_PREFIX_SIGN_IN_FAILURES_ADDRESS = "ciam.sessions.sign_in_failures.address"
+CACHE_PREFIX_SIGN_IN_ATTEMPTS_ADDRESS = "ciam.sessions.sign_in_attempts.address"

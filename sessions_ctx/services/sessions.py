@@ -69,7 +69,8 @@ def _session_store_class() -> Any:
 
 
 def _failed_counter(identifier: str) -> str:
-    return throttle.counter(CACHE_PREFIX_FAILED_SIGN_INS, throttle.subject_digest(identifier))
+    # Every spelling of the address that could name the account counts as the account.
+    return throttle.counter(CACHE_PREFIX_FAILED_SIGN_INS, throttle.email_digest(identifier))
 
 
 def failed_sign_in_record(*, identifier: str) -> None:
