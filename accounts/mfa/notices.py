@@ -27,6 +27,7 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import translation
 
+from accounts.links import issuer_url
 from profiling.models import ProfileValue
 
 
@@ -62,7 +63,7 @@ def security_notice_send(
         return
     values = dict(context or {})
     if manage_url_name:
-        values["manage_url"] = request.build_absolute_uri(reverse(manage_url_name))
+        values["manage_url"] = issuer_url(reverse(manage_url_name))
     # allauth's adapter reads the request from its context (set by its middleware): set it
     # for callers outside a page too.
     language = notice_language(user=user) or translation.get_language()

@@ -48,6 +48,7 @@ from webauthn.helpers.structs import (
     UserVerificationRequirement,
 )
 
+from accounts.links import issuer_url
 from sessions_ctx import throttle
 from sessions_ctx.policy import session_second_factor_missing
 from sessions_ctx.selectors import AuthState
@@ -532,7 +533,7 @@ def _passkey_disabled_email(request: HttpRequest, passkey: Passkey) -> None:
         {
             "user": user,
             "passkey_name": passkey.name,
-            "manage_url": request.build_absolute_uri(reverse("passkeys:manage")),
+            "manage_url": issuer_url(reverse("passkeys:manage")),
         },
     )
 

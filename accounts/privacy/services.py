@@ -41,6 +41,7 @@ from oauth2_provider.models import (
     get_refresh_token_model,
 )
 
+from accounts.links import issuer_url
 from ciam.models import AuthorizationContext
 from ciam.subjects import subject_for
 from consent.models import Consent
@@ -424,7 +425,7 @@ def _erasure_email(request: HttpRequest, user: Any, erasure: ErasureRequest) -> 
             "user": user,
             "email": user.email,
             "due_at": erasure.due_at,
-            "sign_in_url": request.build_absolute_uri(reverse("account_login")),
+            "sign_in_url": issuer_url(reverse("account_login")),
         },
     )
 

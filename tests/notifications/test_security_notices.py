@@ -219,14 +219,16 @@ EMAIL_ADDED = {
 @pytest.mark.parametrize("language", LANGUAGES)
 def test_an_added_email_address_is_notified_to_the_primary_one(language):
     """email_added_notify (allauth's email_added) writes to the primary address, not to the
-    new one, and links to the email addresses page."""
+    new one, and links to the email addresses page (on the issuer, whatever host the request
+    named)."""
     user = UserFactory()
     added = EmailAddress.objects.create(user=user, email="new@example.com", verified=True)
     request = RequestFactory().get("/", HTTP_USER_AGENT="NoticeTest/1.0")
     with translation.override(language):
         email_added_notify(request=request, user=user, email_address=added)
     assert_notice(language, user.email, *EMAIL_ADDED[language])
-    assert "http://testserver/accounts/email/" in mail.outbox[0].body
+    assert settings.CIAM_ISSUER.rstrip("/") + "/accounts/email/" in mail.outbox[0].body
+    assert "testserver" not in mail.outbox[0].body
 
 
 def test_the_only_address_gets_no_added_notice():
