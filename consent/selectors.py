@@ -63,6 +63,18 @@ def consent_history(*, user: Any) -> QuerySet[ConsentRecord]:
     )
 
 
+def standing_records() -> QuerySet[ConsentRecord]:
+    """Every customer's latest ledger record of each purpose (the standing decisions of
+    everyone, for batch readers): ``latest_records`` without the user, picked by the same
+    correlated subquery on the ledger's (user, purpose, sequence) index."""
+    latest_sequence = (
+        ConsentRecord.objects.filter(user_id=OuterRef("user_id"), purpose_id=OuterRef("purpose_id"))
+        .order_by("-sequence")
+        .values("sequence")[:1]
+    )
+    return ConsentRecord.objects.filter(user__isnull=False, sequence=Subquery(latest_sequence))
+
+
 def latest_records(*, user: Any, application: Any | None = None) -> QuerySet[ConsentRecord]:
     """``user``'s latest ledger record of each purpose (the standing decision), picked by a
     correlated subquery on the ledger's (user, purpose, sequence) index. With

@@ -34,12 +34,13 @@ from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
 from django.contrib.auth import get_user_model
-from django.db.models import OuterRef, Q, QuerySet, Subquery
+from django.db.models import Q, QuerySet
 from django.db.models.fields.json import KeyTransform
 from django.utils import timezone
 from django.utils.translation import gettext
 
 from consent.models import GRANTING_ACTIONS, ConsentRecord, Purpose
+from consent.selectors import standing_records
 from profiling.models import FieldType, Profile, ProfileField
 
 from .models import KEY_MAX_LENGTH, Insight, Interest, InterestKind
@@ -63,23 +64,14 @@ class SegmentError(ValueError):
 
 
 def _granting(records: QuerySet[ConsentRecord]) -> QuerySet[Any]:
-    """User ids of ``records`` that are their user's latest decision about their purpose and
-    grant it (a correlated subquery on the ledger's (user, purpose, sequence) index)."""
-    latest = (
-        ConsentRecord.objects.filter(user_id=OuterRef("user_id"), purpose_id=OuterRef("purpose_id"))
-        .order_by("-sequence")
-        .values("sequence")[:1]
-    )
-    return (
-        records.filter(user__isnull=False, sequence=Subquery(latest))
-        .filter(action__in=GRANTING_ACTIONS)
-        .values("user_id")
-    )
+    """User ids of ``records`` (standing decisions: ``consent.selectors.standing_records``)
+    that grant their purpose."""
+    return records.filter(action__in=GRANTING_ACTIONS).values("user_id")
 
 
 def granting_user_ids(*, purpose_ids: list[int]) -> QuerySet[Any]:
     """Ids of the customers whose standing decision grants one of ``purpose_ids``."""
-    return _granting(ConsentRecord.objects.filter(purpose_id__in=purpose_ids))
+    return _granting(standing_records().filter(purpose_id__in=purpose_ids))
 
 
 @dataclass(frozen=True)
@@ -126,7 +118,7 @@ class ConsentCondition:
         return {"type": self.type, "purpose": self.purpose}
 
     def user_ids(self, *, now: datetime) -> QuerySet[Any]:
-        return _granting(ConsentRecord.objects.filter(purpose__key=self.purpose))
+        return _granting(standing_records().filter(purpose__key=self.purpose))
 
 
 @dataclass(frozen=True)

@@ -115,13 +115,6 @@ class PortalInterests:
         return len(self.interests) - self.declared_count
 
 
-def personalization_offered() -> bool:
-    """Whether a personalization purpose has a current version the customer can grant."""
-    return any(
-        version.purpose.kind == PurposeKind.PERSONALIZATION for version in purposes_current()
-    )
-
-
 def interests_for_portal(*, user: Any) -> PortalInterests:
     """The page's content for ``user``: nothing but the switch while personalization is
     off (withdrawing deleted every derived row); otherwise the interests best first (those

@@ -9,18 +9,17 @@ import time
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Exists, OuterRef, Subquery
+from django.db.models import Exists, OuterRef
 from django.http import HttpRequest
 
 from consent.models import (
     GRANTING_ACTIONS,
     ClientPurpose,
     ConsentChannel,
-    ConsentRecord,
     Purpose,
     PurposeKind,
 )
-from consent.selectors import purposes_current, purposes_granted
+from consent.selectors import purposes_current, purposes_granted, standing_records
 
 # The personalization purposes (id, required) and each client's links to them, kept by each
 # process this long (claims are computed on every ID token and UserInfo call): a purpose or a
@@ -88,17 +87,11 @@ def granted_among(purpose_ids: frozenset[int]) -> Exists:
     """``EXISTS`` (an annotation of a row with a ``user_id``): that customer's latest
     decision about one of ``purpose_ids`` grants it (the rule of
     ``consent.selectors.latest_records``, in one subquery)."""
-    latest = (
-        ConsentRecord.objects.filter(user_id=OuterRef("user_id"), purpose_id=OuterRef("purpose_id"))
-        .order_by("-sequence")
-        .values("sequence")[:1]
-    )
     return Exists(
-        ConsentRecord.objects.filter(
+        standing_records().filter(
             user_id=OuterRef("user_id"),
             purpose_id__in=sorted(purpose_ids),
             action__in=sorted(GRANTING_ACTIONS),
-            sequence=Subquery(latest),
         )
     )
 

@@ -22,14 +22,10 @@ from typing import Any, TypeVar
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
-from django.db.models import OuterRef, Subquery
 from django.utils import timezone
-
-from consent.models import GRANTING_ACTIONS, ConsentRecord
 
 from ..models import Insight, Segment, SegmentMembership
 from ..segments import Condition, SegmentError, members_query, segment_conditions_parse
-from .consent import personalization_purposes
 from .insight import insight_refresh
 
 logger = logging.getLogger(__name__)
@@ -60,23 +56,15 @@ def _segments_chosen(segments: Iterable[Any] | None) -> list[Segment]:
 def _purposes_of(user_ids: list[int]) -> dict[int, str]:
     """User id -> the first (by key) personalization purpose they grant now; customers who
     grant none are left out."""
-    purposes = {purpose.pk: purpose.key for purpose in personalization_purposes()}
-    found: dict[int, set[str]] = defaultdict(set)
-    if not purposes:
-        return {}
-    latest = (
-        ConsentRecord.objects.filter(user_id=OuterRef("user_id"), purpose_id=OuterRef("purpose_id"))
-        .order_by("-sequence")
-        .values("sequence")[:1]
-    )
+    from .training import consenting_customers
+
+    found: dict[int, str] = {}
     for chunk in _chunks(user_ids):
-        rows = ConsentRecord.objects.filter(
-            user_id__in=chunk, purpose_id__in=purposes, sequence=Subquery(latest)
-        ).values_list("user_id", "purpose_id", "action")
-        for user_id, purpose_id, action in rows:
-            if action in GRANTING_ACTIONS:
-                found[user_id].add(purposes[purpose_id])
-    return {user_id: sorted(keys)[0] for user_id, keys in found.items()}
+        consenting = consenting_customers(user_ids=chunk)
+        found.update(
+            {user_id: consenting.first_purpose(user_id) for user_id in consenting.purposes}
+        )
+    return found
 
 
 def _events(*, key: str, entered: list[int], left: list[int]) -> None:

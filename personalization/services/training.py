@@ -28,10 +28,10 @@ from typing import Any
 import numpy as np
 from django.contrib.auth import get_user_model
 from django.db import transaction
-from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
 from consent.models import GRANTING_ACTIONS, ConsentRecord
+from consent.selectors import standing_records
 
 from .. import learning
 from ..app_settings import app_settings
@@ -68,14 +68,7 @@ def consenting_customers(*, user_ids: list[int] | None = None) -> Consenting:
     purposes = {purpose.pk: purpose.key for purpose in personalization_purposes()}
     if not purposes or user_ids == []:
         return Consenting({})
-    latest = (
-        ConsentRecord.objects.filter(user_id=OuterRef("user_id"), purpose_id=OuterRef("purpose_id"))
-        .order_by("-sequence")
-        .values("sequence")[:1]
-    )
-    records = ConsentRecord.objects.filter(
-        purpose_id__in=purposes, user__isnull=False, sequence=Subquery(latest)
-    )
+    records = standing_records().filter(purpose_id__in=purposes)
     if user_ids is not None:
         records = records.filter(user_id__in=user_ids)
     rows = records.values_list("user_id", "purpose_id", "action")
