@@ -72,12 +72,13 @@ def insight_refresh(*, user: Any, emit: bool = True, **computed: Any) -> Insight
     insight.computed_at = timezone.now()
     insight.save()
     if emit and interests_differ(previous, insight.interests):
+        purpose = _purpose_key(user)
         event_emit(
             type="personalization.interests_changed",
             user=user,
             data={
-                "_requires": requires(purpose=_purpose_key(user)),
-                "interests": tagged(insight.interests, purpose=_purpose_key(user)),
+                "_requires": requires(purpose=purpose),
+                "interests": tagged(insight.interests, purpose=purpose),
             },
         )
     return insight
