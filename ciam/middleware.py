@@ -7,12 +7,18 @@ from collections.abc import Callable
 from django.http import HttpRequest, HttpResponse
 
 # No inline scripts or styles anywhere: the hosted pages work under this policy.
-# form-action is left out on purpose: browsers apply it to the redirect that follows a form
-# post, and sign-in ends with a redirect to the relying party.
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: https:; "
     "connect-src 'self'; object-src 'none'; base-uri 'self'; frame-ancestors 'none'"
 )
+# form-action: browsers apply it to every redirect that follows a form post too. A sign-in,
+# consent, step-up or logout form ends with a redirect to the relying party (or to a social
+# login provider), so those pages go without it; the self-service portal's forms only ever
+# come back to the portal, and its pages get form-action 'self' (URL namespaces below).
+FORM_ACTION_SELF_NAMESPACES = frozenset(
+    {"portal", "privacy", "personalization", "sessions", "profile_account"}
+)
+PORTAL_CONTENT_SECURITY_POLICY = CONTENT_SECURITY_POLICY + "; form-action 'self'"
 
 
 class ContentSecurityPolicyMiddleware:
@@ -23,5 +29,10 @@ class ContentSecurityPolicyMiddleware:
         response = self.get_response(request)
         content_type = response.get("Content-Type", "")
         if content_type.startswith("text/html"):
-            response.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+            match = getattr(request, "resolver_match", None)
+            portal = match is not None and match.namespace in FORM_ACTION_SELF_NAMESPACES
+            response.setdefault(
+                "Content-Security-Policy",
+                PORTAL_CONTENT_SECURITY_POLICY if portal else CONTENT_SECURITY_POLICY,
+            )
         return response

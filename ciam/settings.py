@@ -261,7 +261,11 @@ SESSION_COOKIE_NAME = "ciam_session"
 SESSION_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_NAME = "ciam_csrf"
+# Scripts read the CSRF token from the form, never from the cookie.
+CSRF_COOKIE_HTTPONLY = True
 LANGUAGE_COOKIE_NAME = "ciam_language"
+LANGUAGE_COOKIE_HTTPONLY = True
+LANGUAGE_COOKIE_SAMESITE = "Lax"
 
 # Production hardening: on whenever DEBUG is off and the issuer is https.
 SECURE_PROXY_SSL_HEADER = (
@@ -449,16 +453,31 @@ CIAM_SESSIONS_STEP_UP_EXEMPT_VIEWS = [
     "passkeys:confirm-complete",
 ]
 
+# Logs (ciam/ops/logs.py): one JSON object per line on standard error unless DEBUG or
+# LOG_FORMAT=text, each with the request id (X-Request-ID) it was written under.
+LOG_FORMAT = env("LOG_FORMAT", default="text" if DEBUG else "json")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"request_id": {"()": "ciam.ops.logs.RequestIdFilter"}},
+    "formatters": {
+        "json": {"()": "ciam.ops.logs.JsonFormatter"},
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "filters": ["request_id"],
+            "formatter": "json" if LOG_FORMAT == "json" else "text",
+        }
+    },
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="WARNING")},
     "loggers": {
         "oauth2_provider": {"level": "WARNING"},
         "django.security.DisallowedHost": {"level": "ERROR"},
     },
 }
+CIAM_REQUEST_ID_HEADER = env("CIAM_REQUEST_ID_HEADER", default="X-Request-ID")
 
 # --- Passwordless sign-in by email (accounts/passwordless) and social login (accounts/social) ---
 # Sign-in and sign-up with one email holding a 6-digit code and a one-click link
@@ -721,6 +740,9 @@ CIAM_METRICS_NETWORKS = env.list("CIAM_METRICS_NETWORKS", default=["127.0.0.0/8"
 # First in both lists: the time covers the whole chain.
 MIDDLEWARE.insert(0, "ciam.ops.metrics.MetricsMiddleware")
 CIAM_BACKCHANNEL_MIDDLEWARE.insert(0, "ciam.ops.metrics.MetricsMiddleware")
+# Outside the metrics: the request id is bound for everything a request logs.
+MIDDLEWARE.insert(0, "ciam.ops.logs.RequestIdMiddleware")
+CIAM_BACKCHANNEL_MIDDLEWARE.insert(0, "ciam.ops.logs.RequestIdMiddleware")
 # Probes and scrapes sent straight to granian over http are not redirected to https.
 SECURE_REDIRECT_EXEMPT = [r"^(healthz|readyz|metrics)$"]
 # --- end health and metrics ---

@@ -16,7 +16,7 @@ from django.urls import reverse
 ADMIN_CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self' 'unsafe-eval'; style-src 'self' 'unsafe-inline'; "
     "img-src 'self' data: https:; font-src 'self'; connect-src 'self'; object-src 'none'; "
-    "base-uri 'self'; frame-ancestors 'none'"
+    "base-uri 'self'; frame-ancestors 'none'; form-action 'self'"
 )
 
 

@@ -7,7 +7,7 @@ link-local, multicast, reserved, unspecified; cloud metadata addresses always), 
 connects to the very address it checked: the URL carries the IP, the ``Host`` header the
 name, and for https the TLS handshake sends the name as SNI and checks the certificate
 against it. A re-resolution between check and connect (DNS rebinding) cannot change the peer.
-Redirects are never followed.
+Redirects are never followed. Each call carries the request id (``X-Request-ID``, ciam/ops/logs.py).
 
 ``CIAM_OUTBOUND_ALLOW_PRIVATE_ADDRESSES`` (default off) lets calls reach private and loopback
 addresses, for development and tests.
@@ -25,6 +25,9 @@ from urllib.parse import urlsplit, urlunsplit
 
 import requests
 from requests.adapters import HTTPAdapter
+
+from ciam.ops.logs import HEADER as REQUEST_ID_HEADER
+from ciam.ops.logs import outbound_request_id
 
 from .app_settings import outbound_settings
 
@@ -138,7 +141,7 @@ def outbound_post(url: str, *, data: dict[str, str]) -> requests.Response:
         response = session.post(
             pinned_url,
             data=data,
-            headers={"Host": host_header},
+            headers={"Host": host_header, REQUEST_ID_HEADER: outbound_request_id()},
             timeout=(CONNECT_TIMEOUT, READ_TIMEOUT),
             allow_redirects=False,
             stream=True,
@@ -200,6 +203,7 @@ def outbound_request(
     started = time.monotonic()
     sent_headers = {key: value for key, value in headers.items() if key.lower() != "host"}
     sent_headers["Host"] = host_header
+    sent_headers.setdefault(REQUEST_ID_HEADER, outbound_request_id())
     if keep_alive:
         session = _kept_session((scheme, urlsplit(pinned_url).netloc, host), host, scheme)
     else:

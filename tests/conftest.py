@@ -15,6 +15,23 @@ from .browser.fixtures import chromium, open_tab, tab  # noqa: F401 - one Playwr
 from .factories import PASSWORD, UserFactory, make_client
 
 
+def pytest_addoption(parser) -> None:
+    parser.addoption(
+        "--long",
+        action="store_true",
+        help="also run the tests marked long (faults, fuzzing, several nodes, load)",
+    )
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    if config.getoption("--long"):
+        return
+    skip = pytest.mark.skip(reason="a long test: run with --long (./dev test --long)")
+    for item in items:
+        if "long" in item.keywords:
+            item.add_marker(skip)
+
+
 @pytest.fixture(autouse=True)
 def _fresh_cache() -> None:
     """Each test starts with empty rate-limit counters (they live in the cache) and reads

@@ -95,7 +95,7 @@ def email_sign_in_poll_state(request: HttpRequest) -> str:
 
 def resend_cooldown_counter(email: str) -> str:
     """The resend cool-down of ``email`` (sessions_ctx.throttle; no address in the cache)."""
-    return throttle.counter(f"{CACHE_PREFIX}:cooldown", throttle.subject_digest(email))
+    return throttle.counter(f"{CACHE_PREFIX}:cooldown", throttle.email_digest(email))
 
 
 def resend_wait_seconds(email: str) -> int:

@@ -258,7 +258,7 @@ def _browser_hash_or_new(request: HttpRequest) -> str:
 
 
 def _email_subject(email: str) -> str:
-    return f"email:{throttle.subject_digest(email)}"
+    return f"email:{throttle.email_digest(email)}"
 
 
 def _send_limits(request: HttpRequest, email: str) -> list[Limit]:

@@ -24,6 +24,8 @@ from django.http import HttpRequest, HttpResponseRedirect
 from django.urls import reverse
 
 from ciam.interaction.pending import pending_from_next_url
+from ciam.ops.logs import HEADER as REQUEST_ID_HEADER
+from ciam.ops.logs import outbound_request_id
 
 from .selectors import social_login_existing_account, social_login_next_url
 from .services import profile_fill_from_social_login, social_link_stash
@@ -33,6 +35,13 @@ if TYPE_CHECKING:
 
 
 class SocialAccountAdapter(DefaultSocialAccountAdapter):
+    def get_requests_session(self) -> Any:
+        """allauth's session for the provider's token, profile and key calls, carrying the
+        request id (ciam/ops/logs.py)."""
+        session = super().get_requests_session()
+        session.headers[REQUEST_ID_HEADER] = outbound_request_id()
+        return session
+
     def pre_social_login(self, request: HttpRequest, sociallogin: SocialLogin) -> None:
         if sociallogin.is_existing:
             return  # a known social account: allauth signs its user in
