@@ -35,6 +35,9 @@ def _persisted_secret_key() -> str:
 
 DEBUG = env.bool("DEBUG", default=False)
 SECRET_KEY = env("SECRET_KEY", default="") or _persisted_secret_key()
+# Rotating SECRET_KEY: the previous value here keeps signed cookies, emailed links and
+# password-reset tokens made with it valid until they expire.
+SECRET_KEY_FALLBACKS = env.list("SECRET_KEY_FALLBACKS", default=[])
 
 # The public base URL of the provider: the ``iss`` of every token and the prefix of every
 # endpoint in discovery (OIDC Discovery 4.3: issuer must match the URL it is served under).
@@ -196,7 +199,6 @@ AUTH_PASSWORD_VALIDATORS = [
         "OPTIONS": {"min_length": 8},
     },
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
-    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
 LANGUAGE_CODE = "en"

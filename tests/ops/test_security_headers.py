@@ -119,3 +119,17 @@ def test_an_https_issuer_turns_on_hsts_and_secure_cookies():
         "SECURE_HSTS_INCLUDE_SUBDOMAINS": True,
         "SECURE_SSL_REDIRECT": True,
     }
+
+
+def test_a_rotated_secret_key_keeps_what_the_old_one_signed(settings):
+    """SECRET_KEY_FALLBACKS: a cookie signed before the rotation still verifies after it."""
+    from django.core import signing
+
+    settings.SECRET_KEY = "old-" + "k" * 50
+    value = signing.get_cookie_signer(salt="ciam.device").sign("device-1")
+    settings.SECRET_KEY = "new-" + "k" * 50
+    settings.SECRET_KEY_FALLBACKS = []
+    with pytest.raises(signing.BadSignature):
+        signing.get_cookie_signer(salt="ciam.device").unsign(value)
+    settings.SECRET_KEY_FALLBACKS = ["old-" + "k" * 50]
+    assert signing.get_cookie_signer(salt="ciam.device").unsign(value) == "device-1"
