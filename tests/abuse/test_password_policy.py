@@ -14,7 +14,12 @@ pytestmark = pytest.mark.django_db
 
 @pytest.mark.parametrize(
     "password",
-    ["58203948571029384756", "correct horse battery staple", "ção ñandú 東京 ☃ 2026", "a" * 8 + "Z"],
+    [
+        "58203948571029384756",
+        "correct horse battery staple",
+        "ção ñandú 東京 ☃ 2026",
+        "a" * 8 + "Z",
+    ],
 )
 def test_long_enough_uncommon_passwords_are_accepted(password):
     validate_password(password, UserFactory())
