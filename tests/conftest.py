@@ -32,6 +32,22 @@ def pytest_collection_modifyitems(config, items) -> None:
             item.add_marker(skip)
 
 
+# The user property whose value the terminal summary prints after the run (the load test's
+# table, tests/load), also when the test ran on an xdist worker.
+TERMINAL_SUMMARY_PROPERTY = "terminal_summary"
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    for reports in terminalreporter.stats.values():
+        for report in reports:
+            if getattr(report, "when", None) != "call":
+                continue
+            for name, value in getattr(report, "user_properties", ()):
+                if name == TERMINAL_SUMMARY_PROPERTY:
+                    terminalreporter.write_sep("-", report.nodeid)
+                    terminalreporter.write_line(str(value))
+
+
 @pytest.fixture(autouse=True)
 def _fresh_cache() -> None:
     """Each test starts with empty rate-limit counters (they live in the cache) and reads

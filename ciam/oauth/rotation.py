@@ -30,6 +30,23 @@ class RefreshTokenRaced(InvalidGrantError):
         self.token_family = token_family
 
 
+class AuthorizationCodeRaced(InvalidGrantError):
+    """Two requests redeemed the same authorization code at once; this one lost: its DELETE
+    of the grant found no row left, once the winner had committed.
+
+    Raised inside the token request's transaction (which is rolled back, so none of this
+    request's tokens remain); the caller then revokes what the winner was issued (RFC 6749
+    4.1.2: a code used twice revokes the tokens issued from it).
+    """
+
+    description = "The authorization code was used already."
+
+    def __init__(self, code: str, client: Any, request: Any) -> None:
+        super().__init__(request=request)
+        self.code = code
+        self.client = client
+
+
 def refresh_token_claim(*, pk: Any, now: datetime) -> bool:
     """Revoke the live refresh token ``pk`` and detach its access token, in one conditional
     UPDATE: of concurrent requests, only one can; False for the others."""

@@ -28,7 +28,6 @@ from oauth2_provider.models import (
     get_grant_model,
     get_id_token_model,
     get_refresh_token_model,
-    refresh_token_expire_timedelta,
 )
 from oauth2_provider.oauth2_validators import OAuth2Validator
 from oauth2_provider.settings import oauth2_settings
@@ -47,7 +46,13 @@ from .lookups import (
     GRANT_LOOKUP,
     LIVE_REFRESH_TOKEN_LOOKUP,
 )
-from .rotation import RefreshTokenRaced, access_token_delete, refresh_token_claim
+from .refresh_lifetime import FAMILY_STARTED, refresh_token_expires_at
+from .rotation import (
+    AuthorizationCodeRaced,
+    RefreshTokenRaced,
+    access_token_delete,
+    refresh_token_claim,
+)
 from .state import oauth_state
 from .tokens import code_hash, token_checksum
 
@@ -90,6 +95,23 @@ def _loopback_without_port(uri: str) -> tuple[str, str, str, str] | None:
     if parts.scheme != "http" or parts.hostname not in ("127.0.0.1", "::1") or parts.fragment:
         return None
     return (parts.scheme, parts.hostname, parts.path, parts.query)
+
+
+def _user_may_use_tokens(user: Any) -> bool:
+    """A disabled account's tokens and codes are refused wherever they are presented
+    (UserInfo, the back-end APIs, refresh, code redemption; introspection says inactive),
+    also any its disabling did not revoke. A token without a user (client credentials) is
+    the client's own."""
+    return user is None or bool(user.is_active)
+
+
+def replayed_code_tokens_revoke(code: str, client: AbstractApplication) -> None:
+    """RFC 6749 4.1.2: a code used twice revokes the tokens issued from it."""
+    context = AuthorizationContext.objects.filter(
+        code_hash=code_hash(code), application=client, redeemed_at__isnull=False
+    ).first()
+    if context is not None and context.token_family:
+        RefreshToken.revoke_family(context.token_family)
 
 
 class CIAMValidator(OAuth2Validator):
@@ -186,7 +208,7 @@ class CIAMValidator(OAuth2Validator):
         if grant is None or grant.application_id != client.pk:
             self._revoke_tokens_of_replayed_code(code, client)
             return False
-        if grant.is_expired():
+        if grant.is_expired() or not _user_may_use_tokens(grant.user):
             return False
         if not grant.code_challenge and getattr(request, "code_verifier", None):
             # RFC 9700 2.1.1: a verifier for a code issued without a challenge is a downgrade.
@@ -269,15 +291,22 @@ class CIAMValidator(OAuth2Validator):
             # A client_credentials token has no user: nothing to answer at UserInfo.
             request.oauth2_error = {"error": "invalid_token"}
             return False
+        if valid and not _user_may_use_tokens(request.user):
+            request.oauth2_error = {"error": "invalid_token"}
+            return False
         return valid
 
+    def invalidate_authorization_code(
+        self, client_id: str, code: str, request: OAuthlibRequest, *args: Any, **kwargs: Any
+    ) -> None:
+        """Delete the code's grant, last of the redemption's writes; a concurrent redemption
+        that deleted it first makes this one lose (``AuthorizationCodeRaced``)."""
+        deleted, _ = Grant.objects.filter(code=code, application=request.client).delete()
+        if not deleted:
+            raise AuthorizationCodeRaced(code, request.client, request)
+
     def _revoke_tokens_of_replayed_code(self, code: str, client: AbstractApplication) -> None:
-        """RFC 6749 4.1.2: a code used twice revokes the tokens issued from it."""
-        context = AuthorizationContext.objects.filter(
-            code_hash=code_hash(code), application=client, redeemed_at__isnull=False
-        ).first()
-        if context is not None and context.token_family:
-            RefreshToken.revoke_family(context.token_family)
+        replayed_code_tokens_revoke(code, client)
 
     # --- scopes -----------------------------------------------------------------------------
 
@@ -461,11 +490,16 @@ class CIAMValidator(OAuth2Validator):
             valid: bool = super().validate_refresh_token(
                 refresh_token, client, request, *args, **kwargs
             )
-            return valid
+            return valid and _user_may_use_tokens(request.user)
         if rt.access_token is None:
             return False  # an orphan: nothing left to refresh against (as DOT decides)
-        lifetime = refresh_token_expire_timedelta()
-        if lifetime and rt.access_token.expires + lifetime <= timezone.now():
+        expires = refresh_token_expires_at(
+            access_token_expires=rt.access_token.expires,
+            family_started=getattr(rt, FAMILY_STARTED, None),
+        )
+        if expires is not None and expires <= timezone.now():
+            return False
+        if not _user_may_use_tokens(rt.user):
             return False
         request.user = rt.user
         request.refresh_token = refresh_token

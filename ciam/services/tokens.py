@@ -5,7 +5,8 @@ from __future__ import annotations
 from django.db import router, transaction
 from oauth2_provider.models import get_access_token_model, get_refresh_token_model
 
-from ..oauth.rotation import RefreshTokenRaced
+from ..oauth.rotation import AuthorizationCodeRaced, RefreshTokenRaced
+from ..oauth.validator import replayed_code_tokens_revoke
 from .authorization import oauth_server
 
 
@@ -27,4 +28,9 @@ def token_response(
     except RefreshTokenRaced as raced:
         # The transaction is rolled back; the family is revoked outside it, so that stays.
         get_refresh_token_model().revoke_family(raced.token_family)
+        return dict(raced.headers), raced.json, raced.status_code
+    except AuthorizationCodeRaced as raced:
+        # This request's tokens are rolled back; the winner's are revoked: the code was
+        # presented twice.
+        replayed_code_tokens_revoke(raced.code, raced.client)
         return dict(raced.headers), raced.json, raced.status_code

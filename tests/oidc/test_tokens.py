@@ -49,6 +49,27 @@ def test_code_reuse_is_rejected_and_revokes_its_tokens(rp, user, password):
     assert rp.refresh_error(tokens["refresh_token"]) == "invalid_grant"
 
 
+def test_code_redeemed_twice_at_once(rp, user, password, monkeypatch):
+    """Two requests with one code at the same moment: the second read the grant before the
+    first committed. It gets invalid_grant (not a server error), none of its own tokens
+    remain, and the first one's tokens are revoked, as for any code presented twice."""
+    from ciam.oauth import lookups
+
+    _, code = code_for(rp, user, password, scope="openid email offline_access")
+    lookup = lookups.GRANT_LOOKUP
+    stale = lookup.first(code)  # what the second request read before the first committed
+    first = rp.redeem_code(code)
+    assert first.status_code == 200, first.text
+    winner = first.json()
+    monkeypatch.setattr(lookup, "first", lambda value: stale)
+    replay = rp.redeem_code(code)
+    monkeypatch.undo()
+    assert replay.status_code == 400, replay.text
+    assert replay.json()["error"] == "invalid_grant"
+    assert rp.userinfo(winner["access_token"]).status_code == 401
+    assert rp.refresh_error(winner["refresh_token"]) == "invalid_grant"
+
+
 def test_code_is_bound_to_its_client(rp, make_rp, other_web_client, user, password):
     """Another client cannot redeem the code (RFC 6749 4.1.3)."""
     _, code = code_for(rp, user, password)

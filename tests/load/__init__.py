@@ -1,0 +1,1 @@
+"""Load: many customers at once against the live provider (long tests)."""
