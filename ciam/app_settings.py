@@ -60,6 +60,13 @@ class AppSettings(BaseAppSettings):
         "of the provider's own claims (ciam/claims.py ``PROVIDED_SCOPE_CLAIMS``, e.g. "
         "``consents``); called for ID tokens and UserInfo only when such a scope was granted.",
     )
+    REFRESH_TOKEN_ABSOLUTE_DAYS = Setting(
+        int,
+        90,
+        "Days a refresh-token family works, counted from the authorization that started it, "
+        "however often it is rotated (ciam/oauth/refresh_lifetime.py); past them refreshing "
+        "is invalid_grant and the user signs in again. 0: no absolute limit.",
+    )
     INTERACTION_STEPS = Setting(
         _strings,
         (

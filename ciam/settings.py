@@ -413,6 +413,9 @@ CIAM_SIGNING_KEY_FILE = env("CIAM_SIGNING_KEY_FILE", default="")
 CIAM_CLIENT_SECRET_KEY = env("CIAM_CLIENT_SECRET_KEY", default="")
 # Secret rotation: the previous client secret stays valid this long after a rotation.
 CIAM_CLIENT_SECRET_GRACE_HOURS = env.float("CIAM_CLIENT_SECRET_GRACE_HOURS", default=24)
+# Refresh-token families end this many days after their authorization, however often they
+# are rotated (ciam/oauth/refresh_lifetime.py; 0: no limit).
+CIAM_REFRESH_TOKEN_ABSOLUTE_DAYS = env.int("CIAM_REFRESH_TOKEN_ABSOLUTE_DAYS", default=90)
 # Subject identifiers (ciam/subjects.py, OIDC Core 8): new clients' subject type, and the key
 # of pairwise subs (empty: derived from SECRET_KEY; changing it changes every pairwise sub).
 CIAM_DEFAULT_SUBJECT_TYPE = env("CIAM_DEFAULT_SUBJECT_TYPE", default="public")

@@ -30,6 +30,7 @@ from unfold.forms import (  # type: ignore[import-untyped]
 )
 
 from accounts.passkeys.models import Passkey
+from accounts.privacy.services import user_tokens_revoke
 
 from .admin_thirdparty import SecretLookupGuardMixin
 from .delegation import DelegatedCustomerAdminMixin, delegated_clients, is_delegated_operator
@@ -367,8 +368,10 @@ class CustomerAdmin(
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
         super().save_model(request, obj, form, change)
         if change and "is_active" in form.changed_data and not obj.is_active:
-            # Unticking "active" is disabling: the account's sessions end too.
+            # Unticking "active" is disabling: the account's sessions end and its tokens are
+            # revoked too (as services.customer_disable does).
             services.customer_sign_out_everywhere(user=obj, operator=request.user, request=request)
+            user_tokens_revoke(user=obj)
 
     def change_view(
         self,

@@ -362,9 +362,10 @@ def _sessions_end(user: Any) -> int:
     return len(keys)
 
 
-def _tokens_revoke(user: Any) -> None:
+def user_tokens_revoke(*, user: Any) -> None:
     """Every token and unredeemed code of ``user``, for every client: refresh tokens are
-    revoked (RFC 7009 2.1, with their access tokens), the rest deleted."""
+    revoked (RFC 7009 2.1, with their access tokens), the rest deleted. Used by erasure and
+    by disabling an account (console.services.customers)."""
     for refresh_token in get_refresh_token_model().objects.filter(user=user, revoked__isnull=True):
         refresh_token.revoke()
     get_access_token_model().objects.filter(user=user).delete()
@@ -406,7 +407,7 @@ def erasure_request(*, request: HttpRequest, user: Any) -> ErasureRequest:
                 requested_at=now,
                 due_at=now + timedelta(days=app_settings.ERASURE_GRACE_DAYS),
             )
-        _tokens_revoke(user)
+        user_tokens_revoke(user=user)
     if created:
         _erasure_email(request, user, erasure)
     session_logout(request=request)  # flushes this session
@@ -508,7 +509,7 @@ def account_erase(*, user: Any, actor: str) -> ErasureRequest:
         )
         ErasureRequest.objects.filter(user=user).exclude(pk=erasure.pk).update(subject=subject)
         ledger_erase(user=user)
-        _tokens_revoke(user)
+        user_tokens_revoke(user=user)
         get_refresh_token_model().objects.filter(user=user).delete()
         AuthorizationContext.objects.filter(user=user).delete()
         Consent.objects.filter(user=user).delete()

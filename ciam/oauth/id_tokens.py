@@ -27,6 +27,10 @@ if TYPE_CHECKING:
 VERIFIED_ALGORITHMS = ("RS256", "ES256")
 # An ID token is a few hundred bytes; a hint larger than this is not one of ours.
 MAX_ID_TOKEN_LENGTH = 16384
+# The JOSE ``typ`` of an ID token, when it has one (RFC 7519 5.1; RFC 7515 4.1.9: compared
+# without case, the "application/" prefix optional). Other JWTs the same keys sign say what
+# they are (a back-channel logout token: "logout+jwt").
+ID_TOKEN_TYPES = frozenset({"jwt", "application/jwt"})
 
 
 def id_token_algorithm(client: AbstractApplication) -> str:
@@ -56,7 +60,9 @@ def verify_id_token(token: Any, *, require_unexpired: bool = False) -> dict[str,
 
     Only RS256 and ES256 are accepted: ``none`` and HMAC tokens never verify. Expired
     tokens verify unless ``require_unexpired`` (OIDC RP-Initiated Logout 2 accepts them as
-    id_token_hint).
+    id_token_hint). A token of another type signed by the same keys does not: one whose
+    header ``typ`` is not JWT, or that carries a logout token's ``events`` claim (OIDC
+    Back-Channel Logout 1.0 2.4: a logout token must never be taken for an ID token).
     """
     if not isinstance(token, str) or len(token) > MAX_ID_TOKEN_LENGTH:
         return None
@@ -67,6 +73,9 @@ def verify_id_token(token: Any, *, require_unexpired: bool = False) -> dict[str,
     except (JWException, ValueError, TypeError):
         return None
     if not isinstance(header, dict) or header.get("alg") not in VERIFIED_ALGORITHMS:
+        return None
+    typ = header.get("typ")
+    if typ is not None and (not isinstance(typ, str) or typ.lower() not in ID_TOKEN_TYPES):
         return None
     key = keyring().by_kid(str(header.get("kid", "")))
     if key is None:
@@ -86,6 +95,8 @@ def verify_id_token(token: Any, *, require_unexpired: bool = False) -> dict[str,
     except (JWException, ValueError, TypeError):
         return None
     if not isinstance(claims, dict) or claims.get("iss") != oauth2_settings.OIDC_ISS_ENDPOINT:
+        return None
+    if "events" in claims:
         return None
     return claims
 

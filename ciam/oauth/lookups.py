@@ -15,6 +15,7 @@ from oauth2_provider.models import get_access_token_model, get_grant_model, get_
 
 from ..models import AuthorizationContext
 from .prepared import PreparedLookup
+from .refresh_lifetime import FAMILY_STARTED, family_started_at
 
 AccessToken = get_access_token_model()
 Grant = get_grant_model()
@@ -75,11 +76,14 @@ ACCESS_TOKEN_LOOKUP = PreparedLookup(access_token_with_claim_sources)
 """An access token by ``token_checksum`` (``access_token_with_claim_sources``)."""
 
 LIVE_REFRESH_TOKEN_LOOKUP = PreparedLookup(
-    lambda checksum: RefreshToken.objects.select_related("access_token", "user").filter(
-        token_checksum=checksum, revoked__isnull=True
+    lambda checksum: (
+        RefreshToken.objects.select_related("access_token", "user")
+        .annotate(**{FAMILY_STARTED: family_started_at()})
+        .filter(token_checksum=checksum, revoked__isnull=True)
     )
 )
-"""A refresh token not revoked, by ``token_checksum``, with its access token and user."""
+"""A refresh token not revoked, by ``token_checksum``, with its access token, user and when
+its family began (``FAMILY_STARTED``, for its absolute expiry: ciam/oauth/refresh_lifetime.py)."""
 
 GRANT_LOOKUP = PreparedLookup(lambda code: Grant.objects.select_related("user").filter(code=code))
 """An authorization code's grant, with its user."""

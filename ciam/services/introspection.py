@@ -8,15 +8,12 @@ from typing import Any
 
 from django.db.models import OuterRef, Subquery
 from django.utils import timezone
-from oauth2_provider.models import (
-    get_access_token_model,
-    get_refresh_token_model,
-    refresh_token_expire_timedelta,
-)
+from oauth2_provider.models import get_access_token_model, get_refresh_token_model
 from oauth2_provider.settings import oauth2_settings
 
 from ..models import AuthorizationContext
 from ..oauth.prepared import PreparedLookup
+from ..oauth.refresh_lifetime import FAMILY_STARTED, family_started_at, refresh_token_expires_at
 from ..oauth.tokens import token_checksum
 from ..subjects import subject_for
 
@@ -40,6 +37,12 @@ def token_introspection(*, token: str, hint: str = "") -> dict[str, Any]:
         if data is not None:
             return data
     return dict(INACTIVE)
+
+
+def _user_active(instance: Any) -> bool:
+    """A disabled account's tokens are inactive (the validator refuses them too); a token
+    without a user (client credentials) is the client's own."""
+    return instance.user_id is None or bool(instance.user.is_active)
 
 
 def _common(instance: Any) -> dict[str, Any]:
@@ -86,7 +89,7 @@ _REFRESH_TOKEN = PreparedLookup(
     lambda checksum: (
         get_refresh_token_model()
         .objects.select_related("application", "user", "access_token")
-        .annotate(**_authentication("token_family"))
+        .annotate(**_authentication("token_family"), **{FAMILY_STARTED: family_started_at()})
         .filter(token_checksum=checksum, revoked__isnull=True)
     )
 )
@@ -94,7 +97,7 @@ _REFRESH_TOKEN = PreparedLookup(
 
 def _access(checksum: str) -> dict[str, Any] | None:
     token = _ACCESS_TOKEN.first(checksum)
-    if token is None or token.is_expired():
+    if token is None or token.is_expired() or not _user_active(token):
         return None
     data = _common(token)
     data.update(token_type="Bearer", exp=int(token.expires.timestamp()))  # noqa: S106
@@ -103,17 +106,19 @@ def _access(checksum: str) -> dict[str, Any] | None:
 
 def _refresh(checksum: str) -> dict[str, Any] | None:
     token = _REFRESH_TOKEN.first(checksum)
-    if token is None or token.access_token is None:
+    if token is None or token.access_token is None or not _user_active(token):
+        return None
+    # The validator's rule (ciam/oauth/validator.py validate_refresh_token): sliding and
+    # absolute expiry (ciam/oauth/refresh_lifetime.py); None: forever.
+    expires = refresh_token_expires_at(
+        access_token_expires=token.access_token.expires,
+        family_started=getattr(token, FAMILY_STARTED, None),
+    )
+    if expires is not None and expires <= timezone.now():
         return None
     data = _common(token)
     data["scope"] = token.access_token.scope
     data["token_type"] = "refresh_token"  # noqa: S105
-    # The validator's rule (ciam/oauth/validator.py validate_refresh_token): a refresh token
-    # lives REFRESH_TOKEN_EXPIRE_SECONDS past its access token's expiry; unset or 0: forever.
-    lifetime = refresh_token_expire_timedelta()
-    if lifetime:
-        expires = token.access_token.expires + lifetime
-        if expires <= timezone.now():
-            return None
+    if expires is not None:
         data["exp"] = int(expires.timestamp())
     return data

@@ -14,7 +14,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
 from django.http import HttpRequest
 
-from accounts.privacy.services import account_erase, user_is_erasable
+from accounts.privacy.services import account_erase, user_is_erasable, user_tokens_revoke
 from sessions_ctx.models import EndReason
 from sessions_ctx.services.sessions import current_session_id, sessions_revoke_all
 
@@ -189,14 +189,17 @@ def customer_sign_out_everywhere(
 
 
 def customer_disable(*, user: Any, operator: Any, request: HttpRequest | None = None) -> int:
-    """The customer can no longer sign in (``is_active`` off) and is signed out everywhere;
-    how many sessions ended. Operators never disable their own account here."""
+    """The customer can no longer sign in (``is_active`` off) and is signed out everywhere:
+    every session ended, and every token and unredeemed code of every client revoked
+    (``user_tokens_revoke``, as erasure does; offline_access refresh tokens too). How many
+    sessions ended. Operators never disable their own account here."""
     _refuse_operator_account(user=user, operator=operator)
     if user.pk == getattr(operator, "pk", None):
         raise CustomerActionRefused("own_account")
     with transaction.atomic():
         changed = type(user).objects.filter(pk=user.pk, is_active=True).update(is_active=False)
         user.is_active = False
+        user_tokens_revoke(user=user)
     ended = sessions_revoke_all(user=user, reason=EndReason.REVOKED_BY_OPERATOR)
     if changed or ended:
         _audit(
