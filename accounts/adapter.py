@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 from urllib.parse import quote
 
@@ -22,6 +23,9 @@ from sessions_ctx.services.password_attempts import (
 from sessions_ctx.throttle import BackoffAttempt
 
 from .links import issuer_url
+from .validators import email_mailable, validate_mailable_email
+
+logger = logging.getLogger(__name__)
 
 
 def _identifier(credentials: dict[str, Any]) -> str:
@@ -71,7 +75,17 @@ class AccountAdapter(DefaultAccountAdapter):
         # Every way out ends the session the same way (tokens, back-channel logout).
         session_logout(request=request)
 
+    def clean_email(self, email: str) -> str:
+        # Sign-up, added addresses and password reset: an address no email can be sent to
+        # is refused like a malformed one.
+        validate_mailable_email(email)
+        return super().clean_email(email)
+
     def send_mail(self, template_prefix: str, email: str, context: dict[str, Any]) -> None:
+        if not email_mailable(email):
+            # A form that let such an address through: nothing can be delivered to it.
+            logger.warning("No %s email: the address cannot be written", template_prefix)
+            return
         # Subjects are rendered without a request (no context processors): brand them here.
         context = {
             "brand_name": settings.CIAM_BRAND_NAME,

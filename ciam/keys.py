@@ -1,9 +1,10 @@
 """ID-token signing keys: generated on first start, rotated by command, published in JWKS.
 
 Keys are read from the database once per process and re-read at most every
-``RELOAD_SECONDS``, so a rotation made by ``manage.py rotate_signing_key`` reaches every app
-process without a restart. A new key is published at once and signs only from its
-``active_from`` time, later than the reload interval: by then every process publishes it.
+``reload_seconds()`` (``CIAM_KEYS_RELOAD_SECONDS``, 60 by default), so a rotation made by
+``manage.py rotate_signing_key`` reaches every app process without a restart. A new key is
+published at once and signs only from its ``active_from`` time, later than the reload
+interval: by then every process publishes it.
 """
 
 from __future__ import annotations
@@ -12,10 +13,11 @@ import hashlib
 import json
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from django.db import transaction
+from django.conf import settings
+from django.db import DatabaseError, transaction
 from django.utils import timezone
 from jwcrypto import jwk
 from oauth2_provider.settings import oauth2_settings
@@ -23,7 +25,11 @@ from oauth2_provider.settings import oauth2_settings
 from .app_settings import app_settings
 from .models import SigningKey
 
+# The default of CIAM_KEYS_RELOAD_SECONDS.
 RELOAD_SECONDS = 60
+# A reload that failed (the database unreachable) keeps the keys already loaded and is
+# tried again this many seconds later.
+RELOAD_RETRY_SECONDS = 5
 ALGORITHMS = (SigningKey.Algorithm.RS256, SigningKey.Algorithm.ES256)
 
 
@@ -58,6 +64,13 @@ class Keyring:
 
 _lock = threading.Lock()
 _keyring: Keyring | None = None
+
+
+def reload_seconds() -> float:
+    """Seconds a process keeps its keyring before reading the keys again
+    (``CIAM_KEYS_RELOAD_SECONDS``, read on each call): a rotated key reaches every process
+    within this time, and starts signing after twice this time."""
+    return float(getattr(settings, "CIAM_KEYS_RELOAD_SECONDS", RELOAD_SECONDS))
 
 
 def _generate(algorithm: str) -> jwk.JWK:
@@ -123,23 +136,30 @@ def _build_keyring() -> Keyring:
 
 
 def keyring(*, refresh: bool = False) -> Keyring:
-    """The process's keyring, re-read from the database at most every RELOAD_SECONDS."""
+    """The process's keyring, re-read from the database at most every ``reload_seconds()``."""
     global _keyring
     current = _keyring
-    if (
-        not refresh
-        and current is not None
-        and time.monotonic() - current.loaded_at < RELOAD_SECONDS
-    ):
+    interval = reload_seconds()
+    if not refresh and current is not None and time.monotonic() - current.loaded_at < interval:
         return current
     with _lock:
         if (
             not refresh
             and _keyring is not None
-            and time.monotonic() - _keyring.loaded_at < RELOAD_SECONDS
+            and time.monotonic() - _keyring.loaded_at < interval
         ):
             return _keyring
-        loaded = _build_keyring()
+        try:
+            loaded = _build_keyring()
+        except DatabaseError:
+            if _keyring is None:
+                raise
+            # The database is away: the keys already loaded still sign and are published
+            # (JWKS, tokens) meanwhile.
+            _keyring = replace(
+                _keyring, loaded_at=time.monotonic() - interval + RELOAD_RETRY_SECONDS
+            )
+            return _keyring
         if any(loaded.active(algorithm) is None for algorithm in ALGORITHMS):
             signing_keys_ensure()
             loaded = _build_keyring()
@@ -192,7 +212,7 @@ def signing_key_rotate(*, algorithm: str, immediately: bool = False) -> SigningK
     published for ``publication_window()`` so that tokens it signed still verify.
     """
     now = timezone.now()
-    start = now if immediately else now + timedelta(seconds=2 * RELOAD_SECONDS)
+    start = now if immediately else now + timedelta(seconds=2 * reload_seconds())
     SigningKey.objects.filter(algorithm=algorithm, retired_at__isnull=True).update(retired_at=start)
     new_key = _create_key(algorithm=algorithm, active_from=start)
     keyring(refresh=True)

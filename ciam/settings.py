@@ -89,6 +89,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "ciam.ops.outage.DatabaseOutageMiddleware",  # 503 + Retry-After while the database is down
     "django.middleware.security.SecurityMiddleware",
     "ciam.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -168,9 +169,10 @@ CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://ciam")}
 REDIS_URL = env("REDIS_URL", default="")
 if REDIS_URL and "CACHE_URL" not in env:
     _redis_timeout = env.float("REDIS_TIMEOUT", default=2.0)
+    # A Redis outage leaves a cache that keeps nothing, not failing requests (ciam/ops/cache.py).
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "ciam.ops.cache.ResilientRedisCache",
             "LOCATION": REDIS_URL,
             "OPTIONS": {"socket_timeout": _redis_timeout, "socket_connect_timeout": _redis_timeout},
         }
@@ -410,6 +412,7 @@ CIAM_BRAND_NAME = env("CIAM_BRAND_NAME", default="CIAM")
 CIAM_BRAND_LOGO_URL = env("CIAM_BRAND_LOGO_URL", default="")
 CIAM_BRAND_COLOR = env("CIAM_BRAND_COLOR", default="#1f5fbf")
 CIAM_SIGNING_KEY_FILE = env("CIAM_SIGNING_KEY_FILE", default="")
+CIAM_KEYS_RELOAD_SECONDS = env.float("CIAM_KEYS_RELOAD_SECONDS", default=60)  # ciam/keys.py
 CIAM_CLIENT_SECRET_KEY = env("CIAM_CLIENT_SECRET_KEY", default="")
 # Secret rotation: the previous client secret stays valid this long after a rotation.
 CIAM_CLIENT_SECRET_GRACE_HOURS = env.float("CIAM_CLIENT_SECRET_GRACE_HOURS", default=24)
@@ -750,4 +753,11 @@ MIDDLEWARE.insert(0, "ciam.ops.logs.RequestIdMiddleware")
 CIAM_BACKCHANNEL_MIDDLEWARE.insert(0, "ciam.ops.logs.RequestIdMiddleware")
 # Probes and scrapes sent straight to granian over http are not redirected to https.
 SECURE_REDIRECT_EXEMPT = [r"^(healthz|readyz|metrics)$"]
+# A Redis outage leaves /readyz at 200 "degraded" (the provider serves without it); set to
+# make it a 503 instead.
+CIAM_READYZ_REQUIRES_REDIS = env.bool("CIAM_READYZ_REQUIRES_REDIS", default=False)
+CIAM_BACKCHANNEL_MIDDLEWARE.insert(
+    CIAM_BACKCHANNEL_MIDDLEWARE.index("ciam.ops.metrics.MetricsMiddleware") + 1,
+    "ciam.ops.outage.DatabaseOutageMiddleware",
+)
 # --- end health and metrics ---

@@ -23,6 +23,12 @@ oidc_patterns = (
     "oidc",
 )
 
+# Django's error views without their CSRF decorator (ciam/views/errors.py).
+handler400 = "ciam.views.errors.bad_request"
+handler403 = "ciam.views.errors.permission_denied"
+handler404 = "ciam.views.errors.page_not_found"
+handler500 = "ciam.views.errors.server_error"
+
 urlpatterns = [
     path("", pages.home, name="home"),
     path("brand.css", pages.brand_css, name="brand-css"),

@@ -7,7 +7,8 @@ link-local, multicast, reserved, unspecified; cloud metadata addresses always), 
 connects to the very address it checked: the URL carries the IP, the ``Host`` header the
 name, and for https the TLS handshake sends the name as SNI and checks the certificate
 against it. A re-resolution between check and connect (DNS rebinding) cannot change the peer.
-Redirects are never followed. Each call carries the request id (``X-Request-ID``, ciam/ops/logs.py).
+Redirects are never followed. Each call carries the request id (``X-Request-ID``,
+common/request_id.py).
 
 ``CIAM_OUTBOUND_ALLOW_PRIVATE_ADDRESSES`` (default off) lets calls reach private and loopback
 addresses, for development and tests.
@@ -26,8 +27,8 @@ from urllib.parse import urlsplit, urlunsplit
 import requests
 from requests.adapters import HTTPAdapter
 
-from ciam.ops.logs import HEADER as REQUEST_ID_HEADER
-from ciam.ops.logs import outbound_request_id
+from common.request_id import HEADER as REQUEST_ID_HEADER
+from common.request_id import outbound_request_id
 
 from .app_settings import outbound_settings
 

@@ -3,6 +3,8 @@ from __future__ import annotations
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from accounts.validators import validate_mailable_email
+
 from .constants import CODE_DIGITS
 
 
@@ -10,6 +12,7 @@ class EmailForm(forms.Form):
     email = forms.EmailField(
         label=_("Email"),
         max_length=254,
+        validators=[validate_mailable_email],
         widget=forms.EmailInput(attrs={"autocomplete": "email", "autofocus": True}),
     )
 

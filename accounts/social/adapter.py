@@ -7,6 +7,9 @@
   answer as if a verification email had been sent and leave the person stuck; an unverified
   email still gets that answer, since revealing the account would enumerate it.
 - A first social sign-in names the new profile from the provider's claims.
+- A provider without an app configured in the admin (or an id no provider has) has no
+  sign-in: its login and callback URLs answer 404, like allauth's own OpenID Connect
+  URLs, not a 500.
 - A cancelled or failed social sign-in started from an authorization request does not end
   on allauth's dead-end pages: it goes to views.social_sign_in_ended, which offers to try
   again within the request or to go back to the client with access_denied.
@@ -19,13 +22,14 @@ from urllib.parse import urlencode
 
 from allauth.core.exceptions import ImmediateHttpResponse
 from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
+from allauth.socialaccount.models import SocialApp
 from allauth.socialaccount.providers.base import AuthError, AuthProcess
-from django.http import HttpRequest, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponseRedirect
 from django.urls import reverse
 
 from ciam.interaction.pending import pending_from_next_url
-from ciam.ops.logs import HEADER as REQUEST_ID_HEADER
-from ciam.ops.logs import outbound_request_id
+from common.request_id import HEADER as REQUEST_ID_HEADER
+from common.request_id import outbound_request_id
 
 from .selectors import social_login_existing_account, social_login_next_url
 from .services import profile_fill_from_social_login, social_link_stash
@@ -35,6 +39,18 @@ if TYPE_CHECKING:
 
 
 class SocialAccountAdapter(DefaultSocialAccountAdapter):
+    def get_provider(
+        self, request: HttpRequest, provider: str, client_id: str | None = None
+    ) -> Any:
+        if "\x00" in provider or "\x00" in (client_id or ""):
+            # From the path of allauth's OpenID Connect URLs; PostgreSQL refuses NUL in a
+            # query parameter, and no provider has one in its id.
+            raise Http404("No such sign-in provider.")
+        try:
+            return super().get_provider(request, provider, client_id)
+        except SocialApp.DoesNotExist:
+            raise Http404("No such sign-in provider.") from None
+
     def get_requests_session(self) -> Any:
         """allauth's session for the provider's token, profile and key calls, carrying the
         request id (ciam/ops/logs.py)."""

@@ -37,7 +37,11 @@ def claims_request_parse(value: str) -> dict[str, Any]:
     The authorization endpoint validates with it (a malformed value goes back to the client
     as invalid_request), and pending requests parse with it: one parser, one set of rules.
     """
-    claims = json.loads(value)
+    try:
+        claims = json.loads(value)
+    except RecursionError:
+        # Nested deeper than the parser goes (a few thousand "[" fit in the parameter).
+        raise ValueError("The claims parameter is nested too deeply.") from None
     if not isinstance(claims, dict):
         raise ValueError("The claims parameter must be a JSON object.")
     members = {member: claims.get(member, {}) for member in ("userinfo", "id_token")}

@@ -98,6 +98,10 @@ def verify_id_token(token: Any, *, require_unexpired: bool = False) -> dict[str,
         return None
     if "events" in claims:
         return None
+    # OIDC Core 2: an ID token has sub, aud, exp and iat; other JWTs the same keys sign (a
+    # consent receipt) lack some of them.
+    if not all(name in claims for name in ("sub", "aud", "exp", "iat")):
+        return None
     return claims
 
 

@@ -150,6 +150,16 @@ class CIAMValidator(OAuth2Validator):
                 return True
         return False
 
+    def _authenticate_basic_auth(self, request: OAuthlibRequest) -> bool:
+        # RFC 7617 2: the credentials are base64 (token68), ASCII. DOT lets base64's
+        # ValueError for other characters escape (a 500); they are malformed credentials
+        # like any other bad base64.
+        auth_string = self._extract_basic_auth(request)
+        if auth_string and not auth_string.isascii():
+            return False
+        authenticated: bool = super()._authenticate_basic_auth(request)
+        return authenticated
+
     def _presented_credentials(self, request: OAuthlibRequest) -> list[tuple[str, str]]:
         """The (client_id, client_secret) pairs of the Authorization header (Basic) and of
         the body, each when present and well formed."""

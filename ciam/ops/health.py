@@ -9,7 +9,8 @@
   worker processes.
 - ``signing_key``: the process's keyring (ciam/keys.py, loaded as the token endpoint loads
   it) holds a key that signs now, its private part included.
-- ``redis``: every Redis these processes use answers PING: the cache (``CACHE_URL`` or
+- ``redis``: every Redis these processes use answers PING (a failure leaves the process
+  ready but ``degraded``, unless ``CIAM_READYZ_REQUIRES_REDIS``): the cache (``CACHE_URL`` or
   ``REDIS_URL``) and the channel layer (``CIAM_CHANNEL_LAYER_URL`` or ``REDIS_URL``), within
   ``CHECK_TIMEOUT_SECONDS`` to connect and as much to answer; ``skipped`` when none is
   configured. The events stream's Redis (``CIAM_EVENTS_STREAM_URL``) is
@@ -63,7 +64,20 @@ class Readiness:
 
     @property
     def ready(self) -> bool:
-        return all(result in READY_RESULTS for result in self.checks.values())
+        """Every check ok or skipped, Redis aside unless ``CIAM_READYZ_REQUIRES_REDIS``: the
+        provider serves without Redis (its cache then keeps nothing: ciam/ops/cache.py), so
+        a Redis outage must not take every process out of the load balancer at once."""
+        requires_redis = getattr(settings, "CIAM_READYZ_REQUIRES_REDIS", False)
+        return all(
+            result in READY_RESULTS
+            for name, result in self.checks.items()
+            if name != "redis" or requires_redis
+        )
+
+    @property
+    def degraded(self) -> bool:
+        """Ready, with a check that failed all the same (Redis)."""
+        return self.ready and any(r not in READY_RESULTS for r in self.checks.values())
 
 
 @contextmanager

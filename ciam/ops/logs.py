@@ -19,13 +19,11 @@ when ``LOG_LEVEL=INFO``; granian's own access log stays off.
 
 from __future__ import annotations
 
-import contextvars
+import functools
 import logging
 import re
 import time
-import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -33,45 +31,46 @@ from django.conf import settings
 from django.core.signals import request_finished
 from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse
+from pythonjsonlogger.core import RESERVED_ATTRS
 from pythonjsonlogger.json import JsonFormatter as _JsonFormatter
 
-HEADER = "X-Request-ID"
-_VALID = re.compile(r"[A-Za-z0-9._:@+=-]{1,128}")
+from common.request_id import (
+    HEADER,
+    bound_request_id,
+    current_request_id,
+    new_request_id,
+    outbound_request_id,
+    request_id_bind,
+    request_id_unbind,
+)
 
-_request_id: contextvars.ContextVar[str] = contextvars.ContextVar("ciam_request_id", default="")
+__all__ = [
+    "HEADER",
+    "JsonFormatter",
+    "RequestIdFilter",
+    "RequestIdMiddleware",
+    "bound_request_id",
+    "current_request_id",
+    "outbound_request_id",
+]
+
+_VALID = re.compile(r"[A-Za-z0-9._:@+=-]{1,128}")
 
 access_logger = logging.getLogger("ciam.access")
 
 
-def new_request_id() -> str:
-    return uuid.uuid4().hex
-
-
-def current_request_id() -> str:
-    """The id of the request (or unit of work) running in this context, or ``""``."""
-    return _request_id.get()
-
-
-def outbound_request_id() -> str:
-    """The id to send on an outbound call: the current one, or outside any request or bound
-    unit of work a new one for this call alone."""
-    return _request_id.get() or new_request_id()
-
-
-@contextmanager
-def bound_request_id(value: str | None = None) -> Iterator[str]:
-    """Run a unit of work outside a request under its own id."""
-    token = _request_id.set(value or new_request_id())
-    try:
-        yield _request_id.get()
-    finally:
-        _request_id.reset(token)
+@functools.cache
+def _meta_key(header: str) -> str:
+    return "HTTP_" + header.upper().replace("-", "_")
 
 
 def incoming_request_id(request: HttpRequest) -> str:
+    """The proxy's id when the provider is behind a trusted proxy (which sets the header
+    itself) and the value is a plain token; otherwise a new one: a client's own header is
+    never taken for an id."""
     header = getattr(settings, "CIAM_REQUEST_ID_HEADER", HEADER)
-    if header:
-        value = request.headers.get(header, "")
+    if header and getattr(settings, "ALLAUTH_TRUSTED_PROXY_COUNT", 0) > 0:
+        value = request.META.get(_meta_key(header), "")
         if _VALID.fullmatch(value):
             return value
     return new_request_id()
@@ -88,7 +87,7 @@ class RequestIdMiddleware:
         value = incoming_request_id(request)
         # Bound until the response is closed (request_finished), not only while the
         # middleware runs: Django logs a 4xx answer after the middleware has returned.
-        _request_id.set(value)
+        request_id_bind(value)
         started = time.perf_counter()
         response = self.get_response(request)
         response[HEADER] = value
@@ -96,7 +95,7 @@ class RequestIdMiddleware:
             # The URL pattern, not the path: a path can carry a secret (an emailed sign-in
             # link's token).
             match = getattr(request, "resolver_match", None)
-            path = "/" + match.route if match and match.route else request.path[:200]
+            path = "/" + match.route if match and match.route else "<unresolved>"
             access_logger.info(
                 "%s %s %s",
                 request.method,
@@ -115,7 +114,7 @@ class RequestIdMiddleware:
 
 @receiver(request_finished)
 def _request_id_unbind(**kwargs: Any) -> None:
-    _request_id.set("")
+    request_id_unbind()
 
 
 class RequestIdFilter(logging.Filter):
@@ -123,7 +122,7 @@ class RequestIdFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         if not hasattr(record, "request_id"):
-            record.request_id = _request_id.get()
+            record.request_id = current_request_id()
         return True
 
 
@@ -134,6 +133,9 @@ class JsonFormatter(_JsonFormatter):
         kwargs.setdefault("fmt", "%(levelname)s %(name)s %(message)s %(request_id)s")
         kwargs.setdefault("rename_fields", {"levelname": "level", "name": "logger"})
         kwargs.setdefault("json_ensure_ascii", False)
+        # Django's request loggers pass the request as an extra field: its text is the full
+        # path with the query (an access token, a login hint). Never written.
+        kwargs.setdefault("reserved_attrs", (*RESERVED_ATTRS, "request"))
         super().__init__(*args, **kwargs)
 
     def add_fields(

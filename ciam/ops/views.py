@@ -50,17 +50,18 @@ def healthz(request: HttpRequest) -> HttpResponse:
 @csrf_exempt
 @require_safe
 def readyz(request: HttpRequest) -> HttpResponse:
-    """200 when every check of ciam/ops/health.py passes, else 503 naming each result."""
+    """200 when every check of ciam/ops/health.py passes ("degraded" when only Redis
+    failed), else 503 naming each result."""
     try:
         result = health.readiness()
     except Exception:  # each check catches its own errors; this is the last net, never a 500
         logger.exception("readiness: the checks could not run")
         checks: dict[str, str] = {}
-        ready = False
+        ready = degraded = False
     else:
-        checks, ready = result.checks, result.ready
+        checks, ready, degraded = result.checks, result.ready, result.degraded
     if ready:
-        return _json({"status": "ok", "checks": checks})
+        return _json({"status": "degraded" if degraded else "ok", "checks": checks})
     response = _json({"status": "unavailable", "checks": checks}, status=503)
     response["Retry-After"] = str(RETRY_AFTER_SECONDS)
     return response

@@ -5,7 +5,7 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 from django.conf import settings
-from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
+from django.core.exceptions import BadRequest, RequestDataTooBig, TooManyFieldsSent
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -32,7 +32,8 @@ from ..services.authorization import (
 
 def request_params(request: HttpRequest) -> list[tuple[str, str]] | None:
     """The request's parameters, or None when they cannot be read (wrong content type,
-    more fields than DATA_UPLOAD_MAX_NUMBER_FIELDS)."""
+    more fields than DATA_UPLOAD_MAX_NUMBER_FIELDS, a form declaring a charset other than
+    UTF-8)."""
     try:
         if request.method == "POST":
             if request.content_type != "application/x-www-form-urlencoded":
@@ -41,7 +42,7 @@ def request_params(request: HttpRequest) -> list[tuple[str, str]] | None:
         else:
             source = request.GET
         return [(key, value) for key, values in source.lists() for value in values]
-    except (TooManyFieldsSent, RequestDataTooBig):
+    except (TooManyFieldsSent, RequestDataTooBig, BadRequest):
         return None
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.decorators import method_decorator
@@ -15,6 +15,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 from oauth2_provider.views import UserInfoView
 from oauthlib.common import Request as OAuthlibRequest
+from oauthlib.common import urldecode
 
 from ..http import MalformedRequest, check_single_client_authentication, form_params
 from ..services.authorization import oauth_server
@@ -85,6 +86,17 @@ class TokenView(View):
         return _oauth_response(response_headers, response_body, status)
 
 
+def _oauthlib_reads_query(request: HttpRequest) -> bool:
+    """Whether oauthlib can parse the query of the URL DOT's UserInfo view hands it: it
+    raises ValueError (a 500) for an invalid percent-escape or a character outside
+    ``application/x-www-form-urlencoded`` such as ``[`` (which Django leaves unescaped)."""
+    try:
+        urldecode(urlsplit(request.build_absolute_uri()).query)
+    except ValueError:
+        return False
+    return True
+
+
 @method_decorator(csrf_exempt, name="dispatch")
 class UserInfo(UserInfoView):
     """OIDC Core 5.3: GET and POST, Bearer token in the header or (POST) in the body."""
@@ -97,6 +109,14 @@ class UserInfo(UserInfoView):
                 {
                     "error": "invalid_request",
                     "error_description": "Send the access token in the Authorization header.",
+                },
+                status=400,
+            )
+        elif not _oauthlib_reads_query(request):
+            response = JsonResponse(
+                {
+                    "error": "invalid_request",
+                    "error_description": "The query string is not URL-encoded.",
                 },
                 status=400,
             )

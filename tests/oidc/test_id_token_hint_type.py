@@ -138,3 +138,17 @@ def test_authorize_with_a_logout_token_hint_and_prompt_none_is_login_required(rp
     request = rp.authorization_request(prompt="none", id_token_hint=hint)
     params = rp.callback_params(rp.authorize(request), request)
     assert params["error"] == "login_required"
+
+
+@pytest.mark.parametrize("missing", ["sub", "aud", "exp", "iat"])
+def test_a_jwt_without_an_id_tokens_claims_does_not_verify(db, missing):
+    """OIDC Core 2: sub, aud, exp and iat are required; a JWT of ours without one (a consent
+    receipt has no sub or aud) is not an ID token."""
+    key = active_signing_key("RS256")
+    now = int(time.time())
+    body = {"iss": oauth2_settings.OIDC_ISS_ENDPOINT, "aud": "client-1", "sub": "7"}
+    body.update({"iat": now, "exp": now + 300})
+    del body[missing]
+    token = jwt.JWT(header={"alg": key.algorithm, "kid": key.kid}, claims=json.dumps(body))
+    token.make_signed_token(key.jwk)
+    assert verify_id_token(token.serialize()) is None

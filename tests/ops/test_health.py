@@ -212,10 +212,24 @@ def test_readyz_checks_a_configured_redis(client, settings, redis_url):  # noqa:
     assert _body(response)["checks"]["redis"] == "ok"
 
 
-def test_readyz_503_when_redis_is_down(client, settings):
-    """A configured Redis that refuses connections: not ready."""
+def test_readyz_503_when_redis_is_down_and_required(client, settings):
+    """A configured Redis that refuses connections, with CIAM_READYZ_REQUIRES_REDIS: not
+    ready."""
+    settings.CIAM_READYZ_REQUIRES_REDIS = True
     settings.CHANNEL_LAYERS = _redis_layer(f"redis://127.0.0.1:{_closed_port()}/0")
     assert _assert_unavailable(client.get("/readyz"))["redis"] == "unavailable"
+
+
+def test_readyz_degraded_when_redis_is_down(client, settings):
+    """By default a Redis outage leaves the process in the load balancer: it serves without
+    its cache (ciam/ops/cache.py); the answer says so."""
+    settings.CHANNEL_LAYERS = _redis_layer(f"redis://127.0.0.1:{_closed_port()}/0")
+    response = client.get("/readyz")
+    assert response.status_code == 200
+    body = _body(response)
+    assert body["status"] == "degraded"
+    assert body["checks"]["redis"] == "unavailable"
+    assert body["checks"]["database"] == "ok"
 
 
 @pytest.fixture
@@ -232,6 +246,7 @@ def test_a_redis_that_never_answers_is_given_up_on_in_time(
 ):
     """The Redis check waits CHECK_TIMEOUT_SECONDS at most, then reports it unavailable."""
     monkeypatch.setattr(health, "CHECK_TIMEOUT_SECONDS", 0.3)
+    settings.CIAM_READYZ_REQUIRES_REDIS = True
     settings.CHANNEL_LAYERS = _redis_layer(f"redis://127.0.0.1:{silent_server}/0")
     started = time.monotonic()
     checks = _assert_unavailable(client.get("/readyz"))

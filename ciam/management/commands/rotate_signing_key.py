@@ -4,13 +4,13 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from ciam.keys import RELOAD_SECONDS, signing_key_rotate
+from ciam.keys import reload_seconds, signing_key_rotate
 
 
 class Command(BaseCommand):
     help = (
         "Add a new ID-token signing key. It is published at once and signs after "
-        f"{2 * RELOAD_SECONDS} s; the old key stays published until its tokens have expired."
+        f"{2 * reload_seconds():g} s; the old key stays published until its tokens have expired."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
