@@ -43,9 +43,10 @@ from typing import Any
 from django.core.signals import got_request_exception
 from django.db import InterfaceError, OperationalError, connections
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
+from django.template.loader import render_to_string
 from django.utils import translation
-from django.utils.html import format_html
-from django.utils.translation import gettext
+
+from ciam.middleware import CONTENT_SECURITY_POLICY
 
 logger = logging.getLogger(__name__)
 
@@ -168,23 +169,13 @@ def service_unavailable_response(request: HttpRequest) -> HttpResponse:
     if _wants_html(request):
         language = translation.get_language_from_request(request)
         with translation.override(language):
-            title = gettext("Service unavailable")
-            message = gettext(
-                "We could not complete your request just now. Please try again in a moment."
-            )
-            body = format_html(
-                '<!doctype html><html lang="{}"><head><meta charset="utf-8">'
-                '<meta name="viewport" content="width=device-width, initial-scale=1">'
-                "<title>{}</title></head><body><h1>{}</h1><p>{}</p></body></html>\n",
-                translation.get_language() or "en",
-                title,
-                title,
-                message,
-            )
+            # The hosted pages' look (static files and brand.css need no database), rendered
+            # without a request, as the 500 page is.
+            body = render_to_string("503.html")
         response = HttpResponse(body, status=503, content_type="text/html; charset=utf-8")
         response["Content-Language"] = language
-        # Made outside the pages' own middleware: the strictest policy, no resource at all.
-        response["Content-Security-Policy"] = "default-src 'none'; frame-ancestors 'none'"
+        # Made outside the pages' own middleware: the hosted pages' policy, set here.
+        response["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
         response["X-Frame-Options"] = "DENY"
     else:
         # RFC 6749 5.2: error_description is ASCII, for the developer: not translated.

@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from ciam import keys
 from ciam.fastpath import BackchannelHandler
+from ciam.middleware import CONTENT_SECURITY_POLICY
 from ciam.ops import cache as resilient
 from ciam.ops import outage
 from ciam.ops.cache import ResilientRedisCache
@@ -74,14 +75,18 @@ def test_a_query_failing_in_a_page_is_a_503_with_retry_after(browser):
 
 
 def test_a_browser_gets_a_short_page_in_its_language(browser):
-    """A browser (Accept naming text/html) gets a small HTML page with no resource to load,
-    in the language it asks for."""
+    """A browser (Accept naming text/html) gets the hosted pages' error page, under their
+    policy, in the language it asks for."""
     response = browser.get("/down", HTTP_ACCEPT=HTML, HTTP_ACCEPT_LANGUAGE="pt-BR")
     assert_unavailable(response)
     assert response["Content-Type"].startswith("text/html")
     assert response["Content-Language"] == "pt-br"
-    assert response["Content-Security-Policy"] == "default-src 'none'; frame-ancestors 'none'"
-    assert b'<html lang="pt-br">' in response.content
+    assert response["Content-Security-Policy"] == CONTENT_SECURITY_POLICY
+    page = response.content.decode()
+    assert '<html lang="pt-br"' in page
+    assert "Serviço indisponível" in page
+    assert "Tente novamente em instantes." in page
+    assert "/static/css/ciam.css" in page
 
 
 def test_a_database_error_behind_another_error_is_still_a_503(browser):
