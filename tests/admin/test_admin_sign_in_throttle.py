@@ -5,14 +5,13 @@ exponential back-off, and a refused attempt is a readable error on the admin's p
 from __future__ import annotations
 
 import re
-import time
 from typing import Any
 
 import pytest
 from django.contrib.auth import SESSION_KEY, get_user_model
 from django.test import Client
 
-from sessions_ctx import throttle
+from tests.abuse import test_password_throttle
 from tests.factories import PASSWORD
 
 pytestmark = pytest.mark.django_db
@@ -25,25 +24,8 @@ WRONG = "not-the-password-1"
 TOO_MANY = "Too many failed login attempts. Try again later."
 WRONG_PASSWORD = "Please enter the correct"
 
-
-class Clock:
-    """The throttle's clock, moved by hand (waits end without sleeping)."""
-
-    def __init__(self) -> None:
-        self.now = time.time()
-
-    def time(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
-@pytest.fixture
-def clock(monkeypatch) -> Clock:
-    fake = Clock()
-    monkeypatch.setattr(throttle, "time", fake)
-    return fake
+# The throttle's clock, moved by hand: the hosted sign-in tests' fixture.
+clock = test_password_throttle.clock
 
 
 @pytest.fixture
