@@ -7,9 +7,13 @@ names.
 
 from __future__ import annotations
 
+import base64
 import json
 from typing import TYPE_CHECKING, Any
 
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, padding
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from django.contrib.auth import get_user_model
 from jwcrypto import jws, jwt
 from jwcrypto.common import JWException
@@ -45,14 +49,49 @@ def signing_jwk_for(client: AbstractApplication) -> JWK:
     return active_signing_key(id_token_algorithm(client)).jwk
 
 
-def sign_id_token(claims: dict[str, Any], *, algorithm: str) -> str:
-    """``claims`` as a compact JWS signed with the active key for ``algorithm``; the
-    header names the key (``kid``) so that verifiers pick it from JWKS (OIDC Core 10.1)."""
+def _b64url(data: bytes) -> bytes:
+    return base64.urlsafe_b64encode(data).rstrip(b"=")
+
+
+# The ``cryptography`` private key behind each keyring key, by kid (its JWK thumbprint).
+_private_keys: dict[str, Any] = {}
+
+
+def _signature(algorithm: str, kid: str, jwk_key: JWK, signing_input: bytes) -> bytes:
+    """RFC 7518 3.3 (RS256: RSASSA-PKCS1-v1_5 with SHA-256) and 3.4 (ES256: ECDSA P-256
+    with SHA-256, the signature as R || S, 32 bytes each)."""
+    private_key = _private_keys.get(kid)
+    if private_key is None:
+        if len(_private_keys) > 32:
+            _private_keys.clear()
+        private_key = _private_keys[kid] = jwk_key.get_op_key("sign")
+    if algorithm == "RS256":
+        return bytes(private_key.sign(signing_input, padding.PKCS1v15(), hashes.SHA256()))
+    if algorithm == "ES256":
+        r, s = decode_dss_signature(private_key.sign(signing_input, ec.ECDSA(hashes.SHA256())))
+        return r.to_bytes(32, "big") + s.to_bytes(32, "big")
+    raise ValueError(f"No signer for {algorithm}")
+
+
+def sign_jwt(claims: dict[str, Any], *, algorithm: str, typ: str = "JWT") -> str:
+    """``claims`` as a compact JWS (RFC 7515 7.1) signed with the active key for
+    ``algorithm``; the header names the key (``kid``) so that verifiers pick it from JWKS
+    (OIDC Core 10.1). Signed with ``cryptography`` directly: the same bytes jwcrypto would
+    sign, without its per-token object copies."""
     key = active_signing_key(algorithm)
-    header = {"typ": "JWT", "alg": key.algorithm, "kid": key.kid}
-    signed = jwt.JWT(header=header, claims=json.dumps(claims, default=str))
-    signed.make_signed_token(key.jwk)
-    return str(signed.serialize())
+    header = {"typ": typ, "alg": key.algorithm, "kid": key.kid}
+    signing_input = (
+        _b64url(json.dumps(header).encode())
+        + b"."
+        + _b64url(json.dumps(claims, default=str).encode())
+    )
+    signature = _signature(key.algorithm, key.kid, key.jwk, signing_input)
+    return (signing_input + b"." + _b64url(signature)).decode("ascii")
+
+
+def sign_id_token(claims: dict[str, Any], *, algorithm: str) -> str:
+    """An ID token: ``claims`` signed with the active key for ``algorithm``."""
+    return sign_jwt(claims, algorithm=algorithm)
 
 
 def verify_id_token(token: Any, *, require_unexpired: bool = False) -> dict[str, Any] | None:

@@ -98,3 +98,31 @@ CONTEXT_BY_FAMILY_LOOKUP = PreparedLookup(
     field=_model_field(AuthorizationContext, "token_family"),
 )
 """The context that started a refresh-token family, by the family's UUID."""
+
+# The AuthorizationContext fields a refreshed ID token needs, annotated on the refresh token
+# as ``ciam_context_<field>`` (ciam/oauth/lean.py rebuilds the context from them).
+REFRESH_CONTEXT_FIELDS = ("id", "sid", "auth_time", "acr", "amr", "claims")
+
+
+def live_refresh_token_with_context(checksum: str) -> QuerySet[Any]:
+    """A live refresh token by checksum with its access token, user and profile, when its
+    family began, whether the user's email is verified and the fields of the authorization
+    context that started its family: everything a rotation with a new ID token reads."""
+    context = AuthorizationContext.objects.filter(token_family=OuterRef("token_family"))
+    queryset: QuerySet[Any] = (
+        RefreshToken.objects.select_related("access_token", "user", "user__profile")
+        .annotate(
+            **{FAMILY_STARTED: family_started_at()},
+            ciam_email_verified=email_verified_subquery("user__"),
+            **{
+                f"ciam_context_{name}": Subquery(context.values(name)[:1])
+                for name in REFRESH_CONTEXT_FIELDS
+            },
+        )
+        .filter(token_checksum=checksum, revoked__isnull=True)
+    )
+    return queryset
+
+
+LIVE_REFRESH_TOKEN_WITH_CONTEXT_LOOKUP = PreparedLookup(live_refresh_token_with_context)
+"""``live_refresh_token_with_context`` in one prepared statement."""
