@@ -42,6 +42,7 @@ from .client_secrets import ALGORITHM as HASHED_SECRET_ALGORITHM
 from .client_secrets import client_secret_grace_ends, client_secret_rotate
 from .models import (
     GRANT_TYPE_CHOICES,
+    AccessTokenFormat,
     AuthorizationContext,
     BackchannelLogoutDelivery,
     ClientKind,
@@ -102,6 +103,8 @@ class ApplicationForm(DOTApplicationForm):
             grant_field.required = False
         if "client_type" in fields:
             fields["client_type"].required = False
+        if "access_token_format" in fields:
+            fields["access_token_format"].required = False  # left out: opaque
         if "skip_authorization" in fields:
             fields["skip_authorization"].label = gettext_lazy("First-party: no consent screen")
             fields["skip_authorization"].help_text = gettext_lazy(
@@ -120,6 +123,9 @@ class ApplicationForm(DOTApplicationForm):
 
     def clean_allowed_scopes(self) -> str:
         return " ".join(self.cleaned_data.get("allowed_scopes") or [])
+
+    def clean_access_token_format(self) -> str:
+        return self.cleaned_data.get("access_token_format") or AccessTokenFormat.OPAQUE
 
     def clean(self) -> dict[str, Any]:
         cleaned: dict[str, Any] = super().clean() or {}
@@ -247,6 +253,7 @@ class ApplicationAdmin(SecretLookupGuardMixin, DelegatedClientAdminMixin, ModelA
         "client_type": admin.HORIZONTAL,
         "authorization_grant_type": admin.VERTICAL,
         "subject_type": admin.VERTICAL,
+        "access_token_format": admin.VERTICAL,
     }
     inlines = (ClientProfileSettingsInline, ClientPurposeInline)
     actions = ("rotate_secrets",)
@@ -287,6 +294,7 @@ class ApplicationAdmin(SecretLookupGuardMixin, DelegatedClientAdminMixin, ModelA
             },
         ),
         (gettext_lazy("Allowed scopes"), {"fields": ("allowed_scopes",)}),
+        (gettext_lazy("Access tokens"), {"fields": ("access_token_format",)}),
         (
             gettext_lazy("Consent and sign-in"),
             {"fields": ("skip_authorization", "consent_max_age_days", "min_acr")},

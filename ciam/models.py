@@ -64,6 +64,13 @@ class SessionBoundRefreshTokens(models.TextChoices):
     NONE = "none", _("None: refresh tokens outlive the session")
 
 
+class AccessTokenFormat(models.TextChoices):
+    """What a client's access tokens look like (ciam/oauth/jwt_access.py)."""
+
+    OPAQUE = "opaque", _("Opaque: a random string, looked up by the provider")
+    JWT = "jwt", _("JWT (RFC 9068): signed, verifiable by resource servers with JWKS")
+
+
 class ClientKind(models.TextChoices):
     """What a client is, which decides its type, grants and redirect URIs (RFC 8252, RFC 9700).
 
@@ -199,6 +206,18 @@ class Application(AbstractApplication):
         help_text=_(
             "When the user signs out of the browser session in which this client got its "
             "refresh tokens, these are revoked."
+        ),
+    )
+
+    access_token_format: models.CharField[str, str] = models.CharField(
+        _("access token format"),
+        max_length=8,
+        choices=AccessTokenFormat.choices,
+        default=AccessTokenFormat.OPAQUE,
+        help_text=_(
+            "JWT: resource servers verify the client's access tokens themselves with the "
+            "provider's published keys, and a client credentials token is stored nowhere "
+            "(revoking one records it as revoked)."
         ),
     )
 
@@ -600,6 +619,21 @@ class BackchannelLogoutDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.application_id} sid={self.sid} attempts={self.attempts}"
+
+
+class RevokedAccessToken(models.Model):
+    """A revoked JWT access token that no row stands for (ciam/oauth/jwt_access.py), kept
+    until it expires: the provider refuses it from the next request on."""
+
+    jti = models.CharField(max_length=64, primary_key=True)
+    expires = models.DateTimeField(db_index=True)
+
+    class Meta:
+        verbose_name = _("revoked JWT access token")
+        verbose_name_plural = _("revoked JWT access tokens")
+
+    def __str__(self) -> str:
+        return self.jti
 
 
 class SigningKey(models.Model):

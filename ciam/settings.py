@@ -8,6 +8,7 @@ emails printed to the console, signing keys generated on first start.
 from __future__ import annotations
 
 import secrets
+import sys
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -53,8 +54,6 @@ CSRF_TRUSTED_ORIGINS = env.list(
 )
 
 INSTALLED_APPS = [
-    # daphne's runserver serves the ASGI application (HTTP and the live monitor's WebSockets).
-    "daphne",
     # django-unfold themes the admin: listed before django.contrib.admin.
     "unfold",
     "unfold.contrib.filters",
@@ -108,6 +107,12 @@ MIDDLEWARE = [
 # read no cookie, session or language, so they skip the middleware the hosted pages need.
 CIAM_BACKCHANNEL_MIDDLEWARE = ["django.middleware.security.SecurityMiddleware"]
 
+# daphne's runserver serves the ASGI application (HTTP and the live monitor's WebSockets) for
+# `./dev run`. Only there: importing daphne installs Twisted's reactor, about 15 MiB in
+# every process, which the application servers (granian) never use.
+if sys.argv[1:2] == ["runserver"]:
+    INSTALLED_APPS.insert(0, "daphne")
+
 ROOT_URLCONF = "ciam.urls"
 WSGI_APPLICATION = "ciam.wsgi.application"
 ASGI_APPLICATION = "ciam.asgi.application"
@@ -142,8 +147,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         }
     )
-else:
-    DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DATABASE_CONN_MAX_AGE", default=60))
+# Connections are kept between requests (each app thread its own): opening one costs more
+# than most requests (on SQLite its PRAGMAs too), and the prepared lookups of
+# ciam/oauth/prepared.py are compiled once per connection.
+DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DATABASE_CONN_MAX_AGE", default=60))
+if DATABASES["default"]["ENGINE"] != "django.db.backends.sqlite3":
     # A health check is one more round trip ("SELECT 1") before every request's first query.
     # Off by default: after a database restart each app thread fails one request, then
     # reconnects. DATABASE_CONN_HEALTH_CHECKS=1 trades that round trip for none failing.
@@ -357,7 +365,7 @@ OAUTH2_PROVIDER = {
     "OIDC_RESPONSE_TYPES_SUPPORTED": ["code"],
     "OIDC_RP_INITIATED_LOGOUT_ENABLED": True,
     "OAUTH2_VALIDATOR_CLASS": "ciam.oauth.validator.CIAMValidator",
-    "ACCESS_TOKEN_GENERATOR": "ciam.oauth.tokens.generate_token",
+    "ACCESS_TOKEN_GENERATOR": "ciam.oauth.tokens.generate_access_token",
     "REFRESH_TOKEN_GENERATOR": "ciam.oauth.tokens.generate_token",
     "SCOPES": {
         "openid": _("Your account identifier"),

@@ -50,6 +50,7 @@ from ..models import AuthorizationContext
 from ..services.introspection import token_introspection
 from .client_cache import application_cached
 from .id_tokens import id_token_algorithm, sign_id_token
+from .jwt_access import jwt_access_token_issue, uses_jwt
 from .lookups import (
     ACCESS_TOKEN_LOOKUP,
     LIVE_REFRESH_TOKEN_WITH_CONTEXT_LOOKUP,
@@ -58,7 +59,7 @@ from .lookups import (
 from .refresh_lifetime import FAMILY_STARTED, refresh_token_expires_at
 from .rotation import RefreshTokenRaced
 from .state import oauth_state
-from .tokens import generate_token, token_checksum
+from .tokens import generate_access_token, generate_token, token_checksum
 
 AccessToken = get_access_token_model()
 RefreshToken = get_refresh_token_model()
@@ -257,8 +258,18 @@ def client_credentials_answer(
     if not validator.validate_scopes(client.client_id, scopes, client, request):
         return None
     now = timezone.now()
-    raw = generate_token()
     scope = " ".join(scopes)
+    if uses_jwt(client):
+        # RFC 9068: self-contained, nothing written (ciam/oauth/jwt_access.py).
+        raw = jwt_access_token_issue(
+            client=client,
+            scope=scope,
+            subject=None,
+            expires_in=oauth2_settings.ACCESS_TOKEN_EXPIRE_SECONDS,
+            now=now,
+        )
+        return LeanAnswer(_json(_bearer(raw, scope)), grant="client_credentials")
+    raw = generate_token()
     _access_token_insert(
         raw=raw,
         client=client,
@@ -353,7 +364,8 @@ def refresh_answer(*, client: AbstractApplication, params: dict[str, str]) -> Le
     scope = _validator().get_original_scopes(params["refresh_token"], request)
     scopes = scope.split() if isinstance(scope, str) else list(scope or [])
     request.scopes = scopes
-    raw_access, raw_refresh = generate_token(), generate_token()
+    request.expires_in = oauth2_settings.ACCESS_TOKEN_EXPIRE_SECONDS
+    raw_access, raw_refresh = generate_access_token(request), generate_token()
     token = _bearer(raw_access, " ".join(scopes), refresh_token=raw_refresh)
     if "openid" in scopes:
         token["id_token"] = _refreshed_id_token(token, request)

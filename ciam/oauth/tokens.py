@@ -17,6 +17,27 @@ def generate_token(request: Any = None) -> str:
     return secrets.token_urlsafe(32)
 
 
+def generate_access_token(request: Any = None) -> str:
+    """Access tokens (``ACCESS_TOKEN_GENERATOR``): an RFC 9068 JWT for a client that opted
+    in (ciam/oauth/jwt_access.py), else ``generate_token``'s random string."""
+    client = getattr(request, "client", None)
+    if getattr(client, "access_token_format", "") != "jwt":
+        return generate_token(request)
+    from oauth2_provider.settings import oauth2_settings
+
+    from ..subjects import subject_for
+    from .jwt_access import jwt_access_token_issue
+
+    user = getattr(request, "user", None)
+    return jwt_access_token_issue(
+        client=client,
+        scope=" ".join(getattr(request, "scopes", None) or []),
+        subject=subject_for(user, client) if user is not None else None,
+        expires_in=getattr(request, "expires_in", None)
+        or oauth2_settings.ACCESS_TOKEN_EXPIRE_SECONDS,
+    )
+
+
 def token_checksum(token: str) -> str:
     """The SHA-256 hex digest DOT stores as ``token_checksum`` and looks tokens up by."""
     return hashlib.sha256(token.encode("utf-8", errors="replace")).hexdigest()

@@ -14,7 +14,7 @@ import base64
 import binascii
 import json
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote_plus, urlsplit
 
@@ -39,6 +39,7 @@ from ..models import AuthorizationContext, ClientKind
 from .claim_sources import claim_source_for, with_provided_claims
 from .client_cache import application_cache_get, application_cache_put
 from .id_tokens import id_token_algorithm, sign_id_token, signing_jwk_for, verify_id_token
+from .jwt_access import jwt_access_token_claims, jwt_access_token_revoke, looks_like_jwt, uses_jwt
 from .lookups import (
     ACCESS_TOKEN_LOOKUP,
     CONTEXT_BY_CODE_HASH_LOOKUP,
@@ -306,6 +307,14 @@ class CIAMValidator(OAuth2Validator):
             return False
         return valid
 
+    def validate_jwt_bearer_token(
+        self, token: str, scopes: list[str], request: OAuthlibRequest
+    ) -> bool:
+        """oauthlib's OpenID server takes a Bearer token that looks like a JWT for its JWT
+        token type and asks this: our JWT access tokens (ciam/oauth/jwt_access.py) are
+        Bearer tokens, validated like any other."""
+        return self.validate_bearer_token(token, scopes, request)
+
     def invalidate_authorization_code(
         self, client_id: str, code: str, request: OAuthlibRequest, *args: Any, **kwargs: Any
     ) -> None:
@@ -520,6 +529,8 @@ class CIAMValidator(OAuth2Validator):
         self, token: dict[str, Any], request: OAuthlibRequest, *args: Any, **kwargs: Any
     ) -> Any:
         if "refresh_token" not in token:
+            if request.grant_type == "client_credentials" and uses_jwt(request.client):
+                return None  # self-contained (ciam/oauth/jwt_access.py): nothing to store
             # One INSERT (client_credentials): no transaction round trips needed around it.
             return self._save_bearer_token(token, request, *args, **kwargs)
         previous = getattr(request, "refresh_token_instance", None)
@@ -653,8 +664,41 @@ class CIAMValidator(OAuth2Validator):
 
     def _load_access_token(self, token: str) -> Any:
         """One query per bearer token: the token, its client, user, profile, whether the
-        email is verified and the ``claims`` request of its authorization (for UserInfo)."""
-        return ACCESS_TOKEN_LOOKUP.first(token_checksum(token))
+        email is verified and the ``claims`` request of its authorization (for UserInfo).
+
+        A client credentials JWT has no row: verified, it stands for an unsaved token of its
+        client (the back-end APIs read its client and scopes)."""
+        stored = ACCESS_TOKEN_LOOKUP.first(token_checksum(token))
+        if stored is not None or not looks_like_jwt(token):
+            return stored
+        claims = jwt_access_token_claims(token)
+        if claims is None:
+            return None
+        return AccessToken(
+            application=claims["ciam_client"],
+            user=None,
+            scope=str(claims.get("scope", "")),
+            expires=datetime.fromtimestamp(claims["exp"], tz=UTC),
+        )
+
+    def revoke_token(
+        self,
+        token: str,
+        token_type_hint: str | None,
+        request: OAuthlibRequest,
+        *args: Any,
+        **kwargs: Any,
+    ) -> None:
+        """RFC 7009, and for a client credentials JWT of the caller's: its jti recorded
+        as revoked (ciam/oauth/jwt_access.py)."""
+        if (
+            isinstance(token, str)
+            and looks_like_jwt(token)
+            and request.client is not None
+            and jwt_access_token_revoke(token=token, client=request.client)
+        ):
+            return
+        super().revoke_token(token, token_type_hint, request, *args, **kwargs)
 
     def get_userinfo_claims(self, request: OAuthlibRequest) -> dict[str, Any]:
         access_token = request.access_token

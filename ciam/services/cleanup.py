@@ -16,7 +16,7 @@ from oauth2_provider.models import (
 )
 
 from ..keys import signing_keys_prune
-from ..models import AuthorizationContext
+from ..models import AuthorizationContext, RevokedAccessToken
 
 # Run one batch after this many token responses in a process (see maybe_cleanup).
 CLEANUP_EVERY_N_REQUESTS = 500
@@ -60,6 +60,9 @@ def tokens_cleanup_batch(*, limit: int = DEFAULT_BATCH) -> dict[str, int]:
         "id_tokens": _delete_batch(
             get_id_token_model().objects.filter(access_token__isnull=True, expires__lt=now),
             limit,
+        ),
+        "revoked_jwt_access_tokens": _delete_batch(
+            RevokedAccessToken.objects.filter(expires__lt=now), limit
         ),
         "authorization_contexts": _delete_batch(
             AuthorizationContext.objects.filter(created__lt=now - timedelta(hours=1)).exclude(

@@ -38,6 +38,7 @@ def client_register(
     frontchannel_logout_uri: str = "",
     frontchannel_logout_session_required: bool = False,
     session_bound_refresh_tokens: str = "online",
+    access_token_format: str = "opaque",  # noqa: S107 - a format name, not a secret
 ) -> RegisteredClient:
     """Register a confidential web app, a public SPA/native app or a machine client.
 
@@ -55,7 +56,8 @@ def client_register(
     Logout 1.0). ``frontchannel_logout_uri`` (on a redirect URI's scheme, host and port) is
     loaded in a hidden frame after such a sign-out (OIDC Front-Channel Logout 1.0).
     ``session_bound_refresh_tokens`` ("online", "all", "none") says which refresh tokens end
-    with the session that issued them.
+    with the session that issued them. ``access_token_format`` "jwt" makes its access tokens
+    RFC 9068 JWTs (ciam/oauth/jwt_access.py).
     Raises ``django.core.exceptions.ValidationError`` for an invalid registration.
     """
     Application = get_application_model()
@@ -88,6 +90,7 @@ def client_register(
         frontchannel_logout_uri=frontchannel_logout_uri,
         frontchannel_logout_session_required=frontchannel_logout_session_required,
         session_bound_refresh_tokens=session_bound_refresh_tokens,
+        access_token_format=access_token_format,
         kind={"service": "machine"}.get(kind, kind),
     )
     if client_id:

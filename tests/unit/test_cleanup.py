@@ -20,7 +20,7 @@ from oauth2_provider.models import (
     set_token_value,
 )
 
-from ciam.models import AuthorizationContext
+from ciam.models import AuthorizationContext, RevokedAccessToken
 from ciam.services.cleanup import tokens_cleanup_all, tokens_cleanup_batch
 from tests.factories import UserFactory, make_client
 
@@ -31,7 +31,14 @@ Grant = get_grant_model()
 IDToken = get_id_token_model()
 RefreshToken = get_refresh_token_model()
 
-KINDS = ("grants", "refresh_tokens", "access_tokens", "id_tokens", "authorization_contexts")
+KINDS = (
+    "grants",
+    "refresh_tokens",
+    "access_tokens",
+    "id_tokens",
+    "revoked_jwt_access_tokens",
+    "authorization_contexts",
+)
 
 
 @pytest.fixture
@@ -89,6 +96,10 @@ def id_token(owner, *, expires):
     return IDToken.objects.create(user=user, application=application, expires=expires)
 
 
+def revoked_jwt(*, expires):
+    return RevokedAccessToken.objects.create(jti=secrets.token_urlsafe(16), expires=expires)
+
+
 def context(owner, *, age: timedelta, family=None):
     user, application = owner
     row = AuthorizationContext.objects.create(
@@ -116,6 +127,7 @@ def expired_five_of_each(owner):
         "refresh_tokens": [refresh_token(owner, revoked=long_ago) for _ in range(5)],
         "access_tokens": [access_token(owner, expires=past) for _ in range(5)],
         "id_tokens": [id_token(owner, expires=past) for _ in range(5)],
+        "revoked_jwt_access_tokens": [revoked_jwt(expires=past) for _ in range(5)],
         "authorization_contexts": [context(owner, age=timedelta(hours=2)) for _ in range(5)],
     }
 
@@ -137,6 +149,7 @@ def live_rows(owner):
         "expired_access_of_live_refresh": expired_access_of_live_refresh,
         "refreshable": refreshable,
         "id_token": id_token(owner, expires=future),
+        "revoked_jwt_not_expired": revoked_jwt(expires=future),
         "recent_context": context(owner, age=timedelta(minutes=5)),
         "old_context_of_live_family": context(
             owner, age=timedelta(days=3), family=live_refresh.token_family

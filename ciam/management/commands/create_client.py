@@ -96,6 +96,15 @@ class Command(BaseCommand):
                 "the default), all, or none."
             ),
         )
+        parser.add_argument(
+            "--access-token-format",
+            choices=["opaque", "jwt"],
+            default="opaque",
+            help=(
+                "opaque (the default) or jwt: RFC 9068 access tokens that resource servers "
+                "verify with JWKS; a client credentials token is then stored nowhere."
+            ),
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         secret = options["client_secret"]
@@ -122,6 +131,7 @@ class Command(BaseCommand):
                     "frontchannel_logout_session_required"
                 ],
                 session_bound_refresh_tokens=options["session_bound_refresh_tokens"],
+                access_token_format=options["access_token_format"],
             )
         except ValidationError as error:
             raise CommandError("; ".join(error.messages)) from error
