@@ -5,7 +5,9 @@ database, clients and user already created); the client ids and secrets come as 
 argv[1]. Each operation runs once to warm the process's caches (signing keys, sites, content
 types), then once inside Django's ``CaptureQueriesContext``: the statements counted are exactly
 those of that one operation, in order, on the configured database. With ``iterations``, each
-operation is also timed through Django's handler in this one thread (CPU and wall time).
+operation is also timed in this one thread (CPU and wall time). Browser steps go through
+Django's test client (every middleware, cookies kept); token and API calls through
+``ciam.wsgi.application``, the callable the application server runs.
 """
 
 from __future__ import annotations
@@ -34,16 +36,22 @@ django.setup()
 
 from django.conf import settings  # noqa: E402
 from django.db import connection  # noqa: E402
-from django.test import Client  # noqa: E402
+from django.test import Client, RequestFactory  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 
 from accounts.hashers import Argon2idPasswordHasher  # noqa: E402
+from ciam.wsgi import application  # noqa: E402
 
-WRITE = re.compile(r"^\s*(INSERT|UPDATE|DELETE)\b", re.IGNORECASE)
+# A statement that writes: INSERT/UPDATE/DELETE, or a WITH whose parts do (the refresh
+# rotation's one statement on PostgreSQL).
+WRITE = re.compile(
+    r"^\s*(INSERT|UPDATE|DELETE)\b|^\s*WITH\b.*\b(INSERT|UPDATE|DELETE)\b",
+    re.IGNORECASE | re.DOTALL,
+)
 KIND = re.compile(r"^\s*(\w+)")
 
 
-DATA = {"SELECT", "INSERT", "UPDATE", "DELETE"}
+DATA = {"SELECT", "INSERT", "UPDATE", "DELETE", "WITH"}
 
 
 def summarize(queries: list[dict[str, Any]]) -> dict[str, Any]:
@@ -80,6 +88,50 @@ def summarize(queries: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+class WsgiResponse:
+    """What the operations read of an answer: status, headers and body."""
+
+    def __init__(self, status: str, headers: list[tuple[str, str]], body: bytes) -> None:
+        self.status_code = int(status.split(" ", 1)[0])
+        self.headers = {name.lower(): value for name, value in headers}
+        self.content = body
+
+    def __getitem__(self, name: str) -> str:
+        return self.headers[name.lower()]
+
+    def json(self) -> Any:
+        return json.loads(self.content)
+
+
+class ProductionClient:
+    """Token and API calls through ``ciam.wsgi.application``, the WSGI callable granian
+    serves (the back-channel router, its lean path included), without HTTP."""
+
+    def __init__(self, host: str) -> None:
+        self.factory = RequestFactory(HTTP_HOST=host)
+
+    def _call(self, request) -> WsgiResponse:
+        answer: dict[str, Any] = {}
+
+        def start_response(status: str, headers: list[tuple[str, str]], exc_info=None):
+            answer.update(status=status, headers=headers)
+
+        chunks = application(request.environ, start_response)
+        try:
+            body = b"".join(chunks)
+        finally:
+            close = getattr(chunks, "close", None)
+            if close:
+                close()
+        return WsgiResponse(answer["status"], answer["headers"], body)
+
+    def get(self, path: str, **extra: str) -> WsgiResponse:
+        return self._call(self.factory.get(path, **extra))
+
+    def post(self, path: str, data: str, content_type: str, **extra: str) -> WsgiResponse:
+        return self._call(self.factory.post(path, data, content_type=content_type, **extra))
+
+
 class Flow:
     def __init__(self, config: dict[str, Any]) -> None:
         issuer = urlsplit(settings.CIAM_ISSUER)
@@ -90,20 +142,19 @@ class Flow:
             "Basic "
             + base64.b64encode(f"{web['client_id']}:{web['client_secret']}".encode()).decode()
         )
-        service = config["service"]
-        self.service_basic = (
-            "Basic "
-            + base64.b64encode(
-                f"{service['client_id']}:{service['client_secret']}".encode()
-            ).decode()
-        )
+        self.service_basic = self.basic(config["service"])
+        # A service with RFC 9068 JWT access tokens (none configured: the same service).
+        self.service_jwt_basic = self.basic(config.get("service_jwt") or config["service"])
 
-    def client(self) -> Client:
-        # One handler for token and API calls: a new Client loads the middleware again,
-        # WhiteNoise's scan of the static files included.
+    @staticmethod
+    def basic(client: dict[str, str]) -> str:
+        pair = f"{client['client_id']}:{client['client_secret']}"
+        return "Basic " + base64.b64encode(pair.encode()).decode()
+
+    def client(self) -> ProductionClient:
+        """Token and API calls: no cookies, the production entry point."""
         if not hasattr(self, "_api"):
-            self._api = Client(HTTP_HOST=self.host)
-        self._api.cookies.clear()
+            self._api = ProductionClient(self.host)
         return self._api
 
     def browser(self) -> Client:
@@ -132,17 +183,25 @@ class Flow:
         }
         return params, verifier
 
-    def sign_in_steps(self, scope: str = "openid profile email") -> dict[str, dict[str, Any]]:
-        """The whole code flow with a password, one capture per HTTP request."""
+    def sign_in_steps(
+        self, scope: str = "openid profile email", *, capture: bool = True
+    ) -> dict[str, dict[str, Any]]:
+        """The whole code flow with a password, one capture per HTTP request (``capture``
+        False: timed only, since capturing formats every statement, a cost of its own)."""
         browser = self.browser()
         steps: dict[str, dict[str, Any]] = {}
 
         def step(name: str, call):
             wall, cpu = time.perf_counter(), time.process_time()
-            with CaptureQueriesContext(connection) as captured:
+            if capture:
+                with CaptureQueriesContext(connection) as captured:
+                    response = call()
+                counts = summarize(captured.captured_queries)
+            else:
                 response = call()
+                counts = {}
             steps[name] = {
-                **summarize(captured.captured_queries),
+                **counts,
                 "cpu_ms": (time.process_time() - cpu) * 1000,
                 "wall_ms": (time.perf_counter() - wall) * 1000,
             }
@@ -237,6 +296,10 @@ class Flow:
             lambda: self.token_post({"grant_type": "client_credentials"}, self.service_basic),
         )
         capture(
+            "client_credentials_jwt",
+            lambda: self.token_post({"grant_type": "client_credentials"}, self.service_jwt_basic),
+        )
+        capture(
             "introspection",
             lambda: self.client().post(
                 "/introspect",
@@ -259,8 +322,8 @@ class Flow:
 
 
 def in_process_costs(flow: Flow, iterations: int) -> dict[str, dict[str, float]]:
-    """Milliseconds per operation through Django's handler in this one thread (no HTTP, no
-    concurrency): CPU time of this process and wall time, which adds the database's answers.
+    """Milliseconds per operation in this one thread (no HTTP, no concurrency): CPU time of
+    this process and wall time, which adds the database's answers.
     """
     # Two authorizations: rotating a refresh token revokes the access token issued with it.
     flow.sign_in_steps("openid profile email offline_access")
@@ -282,6 +345,9 @@ def in_process_costs(flow: Flow, iterations: int) -> dict[str, dict[str, float]]
         "client_credentials": lambda: flow.token_post(
             {"grant_type": "client_credentials"}, flow.service_basic
         ),
+        "client_credentials_jwt": lambda: flow.token_post(
+            {"grant_type": "client_credentials"}, flow.service_jwt_basic
+        ),
         "refresh": refresh,
         "introspection": lambda: flow.client().post(
             "/introspect",
@@ -292,7 +358,7 @@ def in_process_costs(flow: Flow, iterations: int) -> dict[str, dict[str, float]]
         "userinfo": lambda: flow.client().get("/userinfo", HTTP_AUTHORIZATION=f"Bearer {access}"),
     }
     costs = {}
-    flows = [flow.sign_in_steps() for _ in range(max(3, iterations // 10))]
+    flows = [flow.sign_in_steps(capture=False) for _ in range(max(3, iterations // 10))]
     for name in flows[0]:
         costs[f"sign_in: {name}"] = {
             key: statistics.mean(steps[name][key] for steps in flows)

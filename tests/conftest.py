@@ -51,15 +51,18 @@ def pytest_terminal_summary(terminalreporter) -> None:
 @pytest.fixture(autouse=True)
 def _fresh_cache() -> None:
     """Each test starts with empty rate-limit counters (they live in the cache) and reads
-    the signing keys afresh (the database, keys included, is emptied between tests)."""
+    the signing keys, clients and risk rules afresh (the database is emptied between
+    tests)."""
     from django.core.cache import cache
 
     import ciam.keys
     import ciam.oauth.client_cache
+    import sessions_ctx.risk.policy
 
     cache.clear()
     ciam.keys._keyring = None
     ciam.oauth.client_cache.application_cache_forget()
+    sessions_ctx.risk.policy.policy_rules_forget()
 
 
 @pytest.fixture

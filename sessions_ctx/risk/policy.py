@@ -5,10 +5,16 @@ strictest action of the matching rules (allow < step-up < end the session < bloc
 when none matches. A client with a policy of its own uses only that policy's rules; every
 other client, and the provider's own pages, use the default policy (the one without a
 client).
+
+Rules change rarely (in the admin) and are read at every sign-in and context change: each
+process keeps the rules of a client for ``RULES_CACHE_SECONDS``. A change is seen at once
+by the process that saved it (``policy_rules_forget`` on save and delete, receivers.py) and
+by the others within that time.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -23,8 +29,32 @@ class Rule:
     action: str
 
 
+RULES_CACHE_SECONDS = 10.0
+# Entries above this many empty the cache (client ids come from requests).
+RULES_CACHE_MAX_ENTRIES = 1000
+
+_rules_cache: dict[str, tuple[float, tuple[Rule, ...]]] = {}
+
+
 def policy_rules(*, client_id: str = "") -> list[Rule]:
     """The rules that apply to ``client_id`` (its own policy, else the default)."""
+    entry = _rules_cache.get(client_id)
+    now = time.monotonic()
+    if entry is not None and entry[0] >= now:
+        return list(entry[1])
+    rules = _policy_rules_read(client_id)
+    if len(_rules_cache) > RULES_CACHE_MAX_ENTRIES:
+        _rules_cache.clear()
+    _rules_cache[client_id] = (now + RULES_CACHE_SECONDS, rules)
+    return list(rules)
+
+
+def policy_rules_forget(**_: object) -> None:
+    """Drop every cached rule set (a policy or rule was saved or deleted)."""
+    _rules_cache.clear()
+
+
+def _policy_rules_read(client_id: str) -> tuple[Rule, ...]:
     rows: list[tuple[str, str, str]] = []
     if client_id:
         rows = list(
@@ -36,7 +66,7 @@ def policy_rules(*, client_id: str = "") -> list[Rule]:
             rows = _default_rows()
     else:
         rows = _default_rows()
-    return [Rule(*row) for row in rows]
+    return tuple(Rule(*row) for row in rows)
 
 
 # The default policy's rules when the database has none (migration 0002 creates the same

@@ -203,15 +203,22 @@ def user_device_confirm(*, record: BrowserSession, label: str = "") -> None:
     if not record.device_id:
         return
     now = timezone.now()
-    updated = UserDevice.objects.filter(user_id=record.user_id, device_id=record.device_id).update(
-        last_seen_at=now
+    # One statement (INSERT ... ON CONFLICT DO UPDATE): a known device only has its
+    # last_seen_at moved; its first_seen_at and label stay.
+    UserDevice.objects.bulk_create(
+        [
+            UserDevice(
+                user_id=record.user_id,
+                device_id=record.device_id,
+                first_seen_at=now,
+                last_seen_at=now,
+                label=label or record.browser_label,
+            )
+        ],
+        update_conflicts=True,
+        unique_fields=["user", "device_id"],
+        update_fields=["last_seen_at"],
     )
-    if not updated:
-        UserDevice.objects.get_or_create(
-            user_id=record.user_id,
-            device_id=record.device_id,
-            defaults={"last_seen_at": now, "label": label or record.browser_label},
-        )
 
 
 # --- using ---------------------------------------------------------------------------------

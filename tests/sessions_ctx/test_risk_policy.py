@@ -160,3 +160,33 @@ def test_a_second_default_policy_is_refused():
 
     with pytest.raises(ValidationError):
         RiskPolicy(name="Another default").full_clean()
+
+
+def test_rules_are_kept_in_the_process_and_dropped_when_a_rule_changes(
+    django_assert_num_queries,
+):
+    """The rules of a client are read once per RULES_CACHE_SECONDS; saving or deleting a
+    policy or rule drops the cached copy, so the change applies from the next call."""
+    bank = make_client("web", name="Bank", redirect_uris=["https://bank.example/cb"])
+    policy = _client_policy(
+        bank.client_id, [(FindingCode.NEW_DEVICE, Confidence.LOW, Action.STEP_UP)]
+    )
+    first = policy_rules(client_id=bank.client_id)
+    with django_assert_num_queries(0):
+        assert policy_rules(client_id=bank.client_id) == first
+    rule = RiskRule.objects.create(
+        policy=policy,
+        finding=FindingCode.BAD_ADDRESS,
+        min_confidence=Confidence.LOW,
+        action=Action.BLOCK,
+    )
+    assert action_for(
+        [finding(FindingCode.BAD_ADDRESS)], policy_rules(client_id=bank.client_id)
+    ) == (Action.BLOCK)
+    rule.delete()
+    assert policy_rules(client_id=bank.client_id) == first
+    policy.delete()
+    default = {(r.finding, r.min_confidence, r.action) for r in policy_rules()}
+    assert {
+        (r.finding, r.min_confidence, r.action) for r in policy_rules(client_id=bank.client_id)
+    } == default

@@ -431,3 +431,24 @@ def test_a_session_used_from_the_other_side_of_the_world_is_impossible_travel():
     assert FindingCode.IMPOSSIBLE_TRAVEL in decision.finding_codes
     assert FindingCode.NEW_COUNTRY in decision.finding_codes
     assert decision.action == Action.STEP_UP
+
+
+def test_a_known_device_is_one_row_whose_last_seen_moves():
+    """Signing in again from a known browser keeps its one device row: first seen and
+    label stay, last seen moves (one upsert per sign-in)."""
+    user = UserFactory()
+    client = browser(LISBOA.ip, SAFARI_IPHONE)
+    client.get("/")
+    record = signed_in(client, user.email)
+    device = UserDevice.objects.get(user=user, device_id=record.device_id)
+    UserDevice.objects.filter(pk=device.pk).update(
+        label="My phone", last_seen_at=device.last_seen_at - timedelta(days=3)
+    )
+    client.post("/accounts/logout/")
+    again = signed_in(client, user.email)
+    assert again.device_id == record.device_id
+    rows = list(UserDevice.objects.filter(user=user))
+    assert [row.pk for row in rows] == [device.pk]
+    assert rows[0].first_seen_at == device.first_seen_at
+    assert rows[0].label == "My phone"
+    assert rows[0].last_seen_at > device.last_seen_at
