@@ -67,8 +67,8 @@ class SessionBoundRefreshTokens(models.TextChoices):
 class AccessTokenFormat(models.TextChoices):
     """What a client's access tokens look like (ciam/oauth/jwt_access.py)."""
 
-    OPAQUE = "opaque", _("Opaque: a random string, looked up by the provider")
-    JWT = "jwt", _("JWT (RFC 9068): signed, verifiable by resource servers with JWKS")
+    OPAQUE = "opaque", _("Opaque: looked up by the provider")
+    JWT = "jwt", _("JWT (RFC 9068): verified with JWKS")
 
 
 class ClientKind(models.TextChoices):

@@ -24,6 +24,6 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='application',
             name='access_token_format',
-            field=models.CharField(choices=[('opaque', 'Opaque: a random string, looked up by the provider'), ('jwt', 'JWT (RFC 9068): signed, verifiable by resource servers with JWKS')], default='opaque', help_text="JWT: resource servers verify the client's access tokens themselves with the provider's published keys, and a client credentials token is stored nowhere (revoking one records it as revoked).", max_length=8, verbose_name='access token format'),
+            field=models.CharField(choices=[('opaque', 'Opaque: looked up by the provider'), ('jwt', 'JWT (RFC 9068): verified with JWKS')], default='opaque', help_text="JWT: resource servers verify the client's access tokens themselves with the provider's published keys, and a client credentials token is stored nowhere (revoking one records it as revoked).", max_length=8, verbose_name='access token format'),
         ),
     ]
