@@ -61,6 +61,16 @@ def test_client_credentials_jwt_verifies_with_jwks_and_is_stored_nowhere(issuer,
     assert AccessToken.objects.count() == before
 
 
+def _post(issuer: str, path: str, token: str, client) -> requests.Response:
+    """``token`` to the introspection or revocation endpoint, as ``client``."""
+    return requests.post(
+        issuer + path,
+        data={"token": token},
+        auth=(client.client_id, client.client_secret),
+        timeout=TIMEOUT,
+    )
+
+
 def test_client_credentials_jwt_works_at_the_apis_and_introspection_until_revoked(
     issuer, jwt_service, web_client
 ):
@@ -72,37 +82,17 @@ def test_client_credentials_jwt_works_at_the_apis_and_introspection_until_revoke
     bearer = {"Authorization": f"Bearer {token}"}
     # Authenticated: the API looks for the customer (none here) instead of answering 401.
     assert requests.get(api, headers=bearer, timeout=TIMEOUT).status_code == 404
-    introspected = requests.post(
-        issuer + "/introspect",
-        data={"token": token},
-        auth=(web_client.client_id, web_client.client_secret),
-        timeout=TIMEOUT,
-    ).json()
+    introspected = _post(issuer, "/introspect", token, web_client).json()
     assert introspected["active"] is True
     assert introspected["client_id"] == jwt_service.client_id
     assert introspected["scope"] == "consent:read"
-    revoke = requests.post(
-        issuer + "/revoke",
-        data={"token": token},
-        auth=(jwt_service.client_id, jwt_service.client_secret),
-        timeout=TIMEOUT,
-    )
+    revoke = _post(issuer, "/revoke", token, jwt_service)
     assert revoke.status_code == 200
     assert RevokedAccessToken.objects.count() == 1
     assert requests.get(api, headers=bearer, timeout=TIMEOUT).status_code == 401
-    introspected = requests.post(
-        issuer + "/introspect",
-        data={"token": token},
-        auth=(web_client.client_id, web_client.client_secret),
-        timeout=TIMEOUT,
-    ).json()
+    introspected = _post(issuer, "/introspect", token, web_client).json()
     assert introspected == {"active": False}
-    again = requests.post(
-        issuer + "/revoke",
-        data={"token": token},
-        auth=(jwt_service.client_id, jwt_service.client_secret),
-        timeout=TIMEOUT,
-    )
+    again = _post(issuer, "/revoke", token, jwt_service)
     assert again.status_code == 200
 
 
@@ -110,12 +100,7 @@ def test_another_client_cannot_revoke_it(issuer, jwt_service):
     """RFC 7009 2.1: only the client the token was issued to revokes it."""
     token = service_token(issuer, jwt_service, "consent:read")["access_token"]
     other = make_client("service", name="Other")
-    requests.post(
-        issuer + "/revoke",
-        data={"token": token},
-        auth=(other.client_id, other.client_secret),
-        timeout=TIMEOUT,
-    )
+    _post(issuer, "/revoke", token, other)
     assert RevokedAccessToken.objects.count() == 0
     bearer = {"Authorization": f"Bearer {token}"}
     api = issuer + "/api/consent/users/email:nobody@example.com"
