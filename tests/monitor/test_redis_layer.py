@@ -40,6 +40,8 @@ def test_message_from_another_layer_instance_reaches_the_socket(redis_layer):
     reaches the operator's socket."""
     user = operator()
     key = session_of(user)
+    # The operator's own events (created, signed in) are sent before the socket opens.
+    assert publisher.flush()
 
     async def scenario() -> dict[str, Any]:
         communicator = socket(session_key=key, user=user)
