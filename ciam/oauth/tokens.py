@@ -20,13 +20,14 @@ def generate_token(request: Any = None) -> str:
 def generate_access_token(request: Any = None) -> str:
     """Access tokens (``ACCESS_TOKEN_GENERATOR``): an RFC 9068 JWT for a client that opted
     in (ciam/oauth/jwt_access.py), else ``generate_token``'s random string."""
+    from .jwt_access import jwt_access_token_issue, uses_jwt  # imports the models
+
     client = getattr(request, "client", None)
-    if getattr(client, "access_token_format", "") != "jwt":
+    if not uses_jwt(client):
         return generate_token(request)
     from oauth2_provider.settings import oauth2_settings
 
     from ..subjects import subject_for
-    from .jwt_access import jwt_access_token_issue
 
     user = getattr(request, "user", None)
     return jwt_access_token_issue(
